@@ -1,0 +1,120 @@
+# labyrinth: entry points. CMake does the building; this file drives it.
+#
+#   make run             set up, build, run the main job (./build/lab-bench)
+#   make test            set up, build, run every test through ctest
+#   make bench           build and run ./build/lab-bench [BENCH_ARGS=...]
+#   make install         PREFIX=/usr/local [DESTDIR=...]
+#   make test-asan       ASan+UBSan suite, gcc and clang (build-asan-gcc/, build-asan-clang/)
+#   make test-tsan       clang TSan suite (build-tsan/)
+#   make check-freestanding   the core builds with -ffreestanding, no undefined symbols
+#   make format / format-check
+#   make clean           remove every build directory
+#
+# CC and CFLAGS are honoured: passed to CMake whenever they are set (the build
+# dir keeps the compiler it was last given). CFLAGS replace the default -O2 -g.
+# LAB_WERROR=ON turns warnings into errors.
+
+BUILD ?= build
+PREFIX ?= /usr/local
+LAB_WERROR ?= OFF
+CTEST_JOBS ?= 2
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BENCH_ARGS ?=
+CMAKE ?= cmake
+CTEST ?= ctest
+
+SETUP := sh scripts/setup.sh
+CMAKE_ARGS = -DLAB_WERROR=$(LAB_WERROR)
+comma := ,
+
+ifeq ($(filter default undefined,$(origin CC)),)
+CMAKE_ARGS += -DCMAKE_C_COMPILER=$(CC)
+endif
+# Given CFLAGS replace the default -O2 -g (autoconf style); NDEBUG stays.
+ifneq ($(origin CFLAGS),undefined)
+CMAKE_ARGS += "-DCMAKE_C_FLAGS=$(CFLAGS)" -DCMAKE_C_FLAGS_RELWITHDEBINFO=-DNDEBUG
+else
+CMAKE_ARGS += -DCMAKE_C_FLAGS= "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g -DNDEBUG"
+endif
+
+# configure DIR ARGS...: (re)run cmake only when the build dir is new or its
+# arguments changed since the last time; otherwise the build re-configures
+# itself as needed (new sources are picked up through CONFIGURE_DEPENDS).
+define configure
+	@args='$(2)'; \
+	if [ ! -f $(1)/CMakeCache.txt ] || [ "$$(cat $(1)/.lab-cmake-args 2>/dev/null)" != "$$args" ]; then \
+		echo "$(CMAKE) -S . -B $(1) $$args"; \
+		$(CMAKE) -S . -B $(1) $(2) && echo "$$args" > $(1)/.lab-cmake-args; \
+	fi
+endef
+
+# Sanitizer build dirs: -O1 -g, asserts on, LAB_TEST_SCALE=4 shrinks the work.
+SAN_CMAKE = -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-O1 -g" -DLAB_BUILD_BENCH=OFF -DLAB_WERROR=$(LAB_WERROR)
+SAN_ENV = LAB_TEST_SCALE=$${LAB_TEST_SCALE:-4}
+ASAN_ENV = $(SAN_ENV) ASAN_OPTIONS=$${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1:strict_string_checks=1} \
+	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+TSAN_ENV = $(SAN_ENV) TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+FORMAT_FILES = $(wildcard include/*.h include/*/*.h src/*.[ch] src/*/*.[ch] cli/*.[ch] \
+	bench/*.[ch] tests/*.[ch] tests/*/*.[ch])
+
+.PHONY: all setup configure build run bench test install clean test-asan test-tsan \
+	check-freestanding format format-check
+
+all: build
+
+setup:
+	@$(SETUP)
+
+configure:
+	$(call configure,$(BUILD),$(CMAKE_ARGS))
+
+build: configure
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+run: setup
+	@if ! ls bench/*.c >/dev/null 2>&1; then \
+		echo "make run: no bench/*.c yet, so there is no lab-bench to run" >&2; exit 1; fi
+	@$(MAKE) --no-print-directory build
+	@test -x $(BUILD)/lab-bench || { echo "make run: $(BUILD)/lab-bench was not built" >&2; exit 1; }
+	./$(BUILD)/lab-bench
+
+bench: build
+	@test -x $(BUILD)/lab-bench || { echo "make bench: $(BUILD)/lab-bench was not built (no bench/*.c?)" >&2; exit 1; }
+	./$(BUILD)/lab-bench $(BENCH_ARGS)
+
+# ctest also runs the build-side checks: freestanding (check-freestanding),
+# headers_cxx and consumer_pkgconfig (the installed copy through pkg-config).
+test: setup
+	@$(MAKE) --no-print-directory build
+	cd $(BUILD) && $(CTEST) --output-on-failure --no-label-summary -j $(CTEST_JOBS)
+
+install: build
+	DESTDIR=$(DESTDIR) $(CMAKE) --install $(BUILD) --prefix $(PREFIX)
+
+test-asan: setup
+	$(call configure,$(BUILD)-asan-gcc,-DCMAKE_C_COMPILER=gcc -DLAB_SANITIZE=address$(comma)undefined $(SAN_CMAKE))
+	$(CMAKE) --build $(BUILD)-asan-gcc -j $(JOBS)
+	$(call configure,$(BUILD)-asan-clang,-DCMAKE_C_COMPILER=clang -DLAB_SANITIZE=address$(comma)undefined $(SAN_CMAKE))
+	$(CMAKE) --build $(BUILD)-asan-clang -j $(JOBS)
+	@st=0; for d in $(BUILD)-asan-gcc $(BUILD)-asan-clang; do \
+		echo "== $$d"; \
+		(cd $$d && $(ASAN_ENV) $(CTEST) --output-on-failure --no-label-summary -j $(CTEST_JOBS)) || st=1; \
+	done; exit $$st
+
+test-tsan: setup
+	$(call configure,$(BUILD)-tsan,-DCMAKE_C_COMPILER=clang -DLAB_SANITIZE=thread $(SAN_CMAKE))
+	$(CMAKE) --build $(BUILD)-tsan -j $(JOBS)
+	cd $(BUILD)-tsan && $(TSAN_ENV) $(CTEST) --output-on-failure --no-label-summary -j $(CTEST_JOBS)
+
+check-freestanding:
+	sh scripts/check-freestanding.sh . gcc clang
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan-gcc $(BUILD)-asan-clang $(BUILD)-tsan

@@ -1,0 +1,260 @@
+/* The public allocation and free calls: GFP policy, zeroing, waiting, and
+ * translation between addresses and room indices. */
+#define _GNU_SOURCE
+#include "core/cache.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define LAB_WAIT_NS 2000000u /* a KERNEL waiter re-checks at least this often */
+#define LAB_GFP_FAST (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT | LAB_GFP_KERNEL | LAB_GFP_EXCLUSIVE)
+
+static long wait_alloc(struct labyrinth *m, int slot, unsigned order, uint32_t ow)
+{
+	struct lab_meta *meta = m->v.m;
+	for (;;) {
+		/* Dekker with lab_wake(): announce, then re-check. A free that
+		 * misses the announcement is covered by the timeout. */
+		uint32_t seq = lab_load_seq_cst(&meta->wake_seq);
+		lab_add_seq_cst(&meta->waiters, 1);
+		long idx = lab_core_alloc(&m->v, slot, order, false, ow);
+		if (idx < 0)
+			lab_os_futex_wait(&meta->wake_seq, seq, LAB_WAIT_NS);
+		lab_sub_seq_cst(&meta->waiters, 1);
+		if (idx >= 0)
+			return idx;
+		idx = lab_core_alloc(&m->v, slot, order, false, ow);
+		if (idx >= 0)
+			return idx;
+	}
+}
+
+static inline void lab_wake(struct labyrinth *m)
+{
+	struct lab_meta *meta = m->v.m;
+	if (LAB_UNLIKELY(lab_load_seq_cst(&meta->waiters))) {
+		lab_add_seq_cst(&meta->wake_seq, 1);
+		lab_os_futex_wake(&meta->wake_seq);
+	}
+}
+
+static _Noreturn void panic_oom(unsigned order, lab_gfp_t gfp)
+{
+	struct lab_buf b = {.n = 0};
+	if (gfp == (LAB_GFP_ATOMIC | LAB_GFP_EXCLUSIVE | LAB_GFP_NOFAIL) && order == 0)
+		lab_buf_s(&b, "Labyrinth allocpage exclusive failed: out of memory (order ");
+	else
+		lab_buf_s(&b, "Labyrinth alloc failed: out of memory (order ");
+	lab_buf_u(&b, order);
+	lab_buf_s(&b, ", gfp 0x");
+	lab_buf_x(&b, gfp);
+	lab_buf_s(&b, ")");
+	lab_panic(b.b);
+}
+
+/* Index, or -EINVAL / -ENOMEM. Panics for NOFAIL without KERNEL. */
+static inline long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
+{
+	if (LAB_UNLIKELY(!lab_live(m) || (gfp & ~LAB_GFP_ALL) || order > LAB_MAX_ORDER))
+		return -EINVAL;
+	uint32_t tid = lab_tid();
+	uint32_t ow = lab_ow_make(tid, order, gfp & LAB_GFP_EXCLUSIVE);
+	bool atomic = gfp & LAB_GFP_ATOMIC;
+	long idx = -ENOMEM;
+	if (LAB_LIKELY(order <= m->v.max_order)) {
+		int slot = lab_slot_of(m);
+		idx = lab_core_alloc(&m->v, slot, order, atomic, ow);
+		/* KERNEL may wait unless ATOMIC or NOWAIT forbids it */
+		if (LAB_UNLIKELY(idx < 0) && (gfp & LAB_GFP_KERNEL) &&
+		    !(gfp & (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT)))
+			idx = wait_alloc(m, slot, order, ow);
+	}
+	if (LAB_UNLIKELY(idx < 0) && (gfp & LAB_GFP_NOFAIL))
+		panic_oom(order, gfp);
+	if ((gfp & LAB_GFP_ZERO) && idx >= 0 && m->base)
+		memset(m->base + ((size_t)idx << m->page_shift), 0, m->page_size << order);
+	return idx;
+}
+
+long lab_alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
+{
+	return alloc_index(m, gfp, order);
+}
+
+void *lab_alloc_pages(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
+{
+	if (LAB_UNLIKELY(!lab_live(m) || !m->base))
+		return NULL;
+	long idx = alloc_index(m, gfp, order);
+	return LAB_LIKELY(idx >= 0) ? m->base + ((size_t)idx << m->page_shift) : NULL;
+}
+
+void *lab_alloc_page(struct labyrinth *m, lab_gfp_t gfp)
+{
+	/* the fast path: a room from this thread's cache, no zeroing, no
+	 * reserve to respect */
+	if (LAB_LIKELY(lab_live(m) && m->base && !(gfp & ~LAB_GFP_FAST) &&
+		       ((gfp & LAB_GFP_ATOMIC) || !m->v.reserve))) {
+		uint32_t tid = lab_tid();
+		int slot = lab_slot_of(m);
+		if (LAB_LIKELY(slot >= 0)) {
+			uint32_t ow = lab_ow_make(tid, 0, gfp & LAB_GFP_EXCLUSIVE);
+			long idx = lab_fast_alloc0(&m->v, slot, ow);
+			if (LAB_LIKELY(idx >= 0))
+				return m->base + ((size_t)idx << m->page_shift);
+		}
+	}
+	return lab_alloc_pages(m, gfp, 0);
+}
+
+/* Address to index with the free errors: -EFAULT outside, -EINVAL not the
+ * first byte of a room. */
+static inline long page_to_index(const struct labyrinth *m, const void *page)
+{
+	uintptr_t p = (uintptr_t)page, b = (uintptr_t)m->base;
+	if (p < b || ((p - b) >> m->page_shift) >= m->v.pages)
+		return -EFAULT;
+	if ((p - b) & (m->page_size - 1))
+		return -EINVAL;
+	return (long)((p - b) >> m->page_shift);
+}
+
+static inline int free_index(struct labyrinth *m, size_t idx, unsigned order)
+{
+	if (LAB_UNLIKELY(idx >= m->v.pages))
+		return -EFAULT;
+	if (LAB_UNLIKELY(order > LAB_MAX_ORDER))
+		return -EINVAL;
+	int err = lab_core_free(&m->v, lab_slot_of(m), idx, order, lab_tid());
+	if (LAB_LIKELY(!err))
+		lab_wake(m);
+	return err;
+}
+
+int lab_free_index(struct labyrinth *m, size_t index, unsigned order)
+{
+	if (LAB_UNLIKELY(!lab_live(m)))
+		return -EINVAL;
+	return free_index(m, index, order);
+}
+
+int lab_free_pages(struct labyrinth *m, void *page, unsigned order)
+{
+	if (LAB_UNLIKELY(!lab_live(m) || !m->base))
+		return -EINVAL;
+	long idx = page_to_index(m, page);
+	if (LAB_UNLIKELY(idx < 0))
+		return (int)idx;
+	return free_index(m, (size_t)idx, order);
+}
+
+int lab_free_page(struct labyrinth *m, void *page)
+{
+	if (LAB_LIKELY(lab_live(m) && m->base)) {
+		uintptr_t off = (uintptr_t)page - (uintptr_t)m->base;
+		if (LAB_LIKELY(off < m->span && !(off & (m->page_size - 1)))) {
+			uint32_t tid = lab_tid();
+			int slot = lab_slot_of(m);
+			if (LAB_LIKELY(slot >= 0) &&
+			    LAB_LIKELY(!lab_fast_free0(&m->v, slot, off >> m->page_shift, tid))) {
+				lab_wake(m);
+				return 0;
+			}
+		}
+	}
+	return lab_free_pages(m, page, 0);
+}
+
+lab_owner_t lab_index_owner(const struct labyrinth *m, size_t index)
+{
+	if (!lab_live(m))
+		return 0;
+	return lab_core_owner(&m->v, index) & LAB_OW_TID;
+}
+
+lab_owner_t lab_page_owner(const struct labyrinth *m, const void *page)
+{
+	if (!lab_live(m) || !m->base)
+		return 0;
+	long idx = page_to_index(m, page);
+	return idx < 0 ? 0 : lab_core_owner(&m->v, (size_t)idx) & LAB_OW_TID;
+}
+
+int lab_index_give(struct labyrinth *m, size_t index, lab_owner_t to)
+{
+	if (!lab_live(m))
+		return -EINVAL;
+	return lab_core_give(&m->v, lab_slot_of(m), index, lab_tid(), to);
+}
+
+int lab_page_give(struct labyrinth *m, void *page, lab_owner_t to)
+{
+	if (!lab_live(m) || !m->base)
+		return -EINVAL;
+	long idx = page_to_index(m, page);
+	if (idx < 0)
+		return (int)idx;
+	return lab_core_give(&m->v, lab_slot_of(m), (size_t)idx, lab_tid(), to);
+}
+
+void *allocpage_gfp_atomic_exclusive(struct labyrinth *m)
+{
+	if (!lab_live(m) || !m->base)
+		lab_panic("Labyrinth allocpage exclusive failed: not a live maze with memory");
+	return lab_alloc_pages(m, LAB_GFP_ATOMIC | LAB_GFP_EXCLUSIVE | LAB_GFP_NOFAIL, 0);
+}
+
+const char *lab_free_misuse(int err)
+{
+	switch (err) {
+	case -EFAULT:
+		return "page not in this maze";
+	case -EINVAL:
+		return "not the start of a block, or wrong order";
+	case -ENOENT:
+		return "double free (page not allocated)";
+	case -EPERM:
+		return "caller is not the owner of this exclusive page";
+	default:
+		return "bad maze";
+	}
+}
+
+void dealloc_labyrinth_page_exclusive(struct labyrinth *m, void *page)
+{
+	int err = lab_free_pages(m, page, 0);
+	if (LAB_UNLIKELY(err)) {
+		struct lab_buf b = {.n = 0};
+		lab_buf_s(&b, "Labyrinth dealloc exclusive failed: ");
+		lab_buf_s(&b, lab_free_misuse(err));
+		lab_buf_s(&b, " (page 0x");
+		lab_buf_x(&b, (uintptr_t)page);
+		lab_buf_s(&b, ")");
+		lab_panic(b.b);
+	}
+}
+
+const char *lab_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -EINVAL:
+		return "invalid argument";
+	case -ENOMEM:
+		return "out of memory";
+	case -EOVERFLOW:
+		return "size overflows";
+	case -EFAULT:
+		return "address outside the maze";
+	case -ENOENT:
+		return "not allocated";
+	case -EPERM:
+		return "not the owner";
+	case -EUCLEAN:
+		return "maze metadata inconsistent";
+	default:
+		return "unknown error";
+	}
+}

@@ -1,0 +1,162 @@
+/* Thread caches (slots): claim, refill, drain, steal.
+ *
+ * Ownership: a room in slot s's ent[0..top) has owner word CACHED|s and its
+ * bit set; it is free from the user's point of view. Only the slot's owner
+ * (inside lab_cache_enter/leave) or a stealer holding s->lock moves rooms in
+ * or out; struct lab_slot explains why the two never overlap.
+ */
+#include "cache.h"
+
+int lab_core_slot_claim(const struct lab_view *v, uint32_t key, uint32_t seed)
+{
+	for (uint32_t i = 0; i < v->nslots; i++) {
+		uint32_t s = (seed + i) % v->nslots;
+		uint32_t k = 0;
+		if (lab_load_relaxed(&v->slots[s].key) != 0)
+			continue;
+		if (atomic_compare_exchange_strong_explicit(&v->slots[s].key, &k, key,
+							    memory_order_acquire,
+							    memory_order_relaxed)) {
+			/* spread threads over the maze: each starts in its own group */
+			uint32_t g = (uint32_t)(((uint64_t)s * v->ngroups) / v->nslots);
+			lab_store_relaxed(&v->slots[s].hint, g << LAB_GROUP_SHIFT);
+			return (int)s;
+		}
+	}
+	return -1;
+}
+
+void lab_core_slot_release(const struct lab_view *v, int slot, uint32_t key)
+{
+	struct lab_slot *s = &v->slots[slot];
+	lab_core_drain(v, slot);
+	uint32_t k = key;
+	atomic_compare_exchange_strong_explicit(&s->key, &k, 0, memory_order_release,
+						memory_order_relaxed);
+}
+
+bool lab_cache_refill(const struct lab_view *v, struct lab_slot *s, uint32_t slot)
+{
+	uint32_t want = LAB_CACHE_BATCH;
+	/* near exhaustion take less, so that caches do not hoard the rooms the
+	 * reserve accounting or other threads need (stealing covers the rest) */
+	if (v->track_nfree) {
+		uint64_t nfree = lab_load_relaxed(&v->m->nfree);
+		if (nfree < (uint64_t)LAB_CACHE_BATCH * v->nslots * 2)
+			want = (uint32_t)(nfree / (2 * v->nslots)) + 1;
+	}
+	uint32_t got[LAB_CACHE_BATCH];
+	uint32_t hint = lab_load_relaxed(&s->hint);
+	unsigned k = lab_rows_take(v, &hint, want, got);
+	if (!k)
+		return false;
+	lab_store_relaxed(&s->hint, hint);
+	uint32_t cached = LAB_OW_CACHED | slot;
+	uint32_t top = lab_load_relaxed(&s->top);
+	/* pop hands out ent[top-1] first: store so that the lowest index goes
+	 * first, which keeps blocks of neighbours together */
+	for (unsigned i = 0; i < k; i++) {
+		lab_store_relaxed(&v->owners[got[i]], cached);
+		lab_store_relaxed(&s->ent[top + k - 1 - i], got[i]);
+	}
+	lab_store_relaxed(&s->top, top + k);
+	return true;
+}
+
+/* Move up to n of the oldest entries back to the bitfield. Called by the
+ * owner inside its critical section, or by a stealer holding the lock. */
+void lab_cache_drain_n(const struct lab_view *v, struct lab_slot *s, uint32_t slot, unsigned n)
+{
+	(void)slot;
+	uint32_t top = lab_load_relaxed(&s->top);
+	if (n > top)
+		n = top;
+	uint32_t freed[LAB_CACHE_CAP];
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t e = lab_load_relaxed(&s->ent[i]);
+		lab_store_relaxed(&v->owners[e], 0);
+		freed[i] = e;
+	}
+	for (unsigned i = n; i < top; i++)
+		lab_store_relaxed(&s->ent[i - n], lab_load_relaxed(&s->ent[i]));
+	lab_store_relaxed(&s->top, top - n);
+	/* the bits' release publishes the owner words' reset */
+	lab_rows_free_batch(v, freed, n);
+}
+
+void lab_core_drain(const struct lab_view *v, int slot)
+{
+	struct lab_slot *s = &v->slots[slot];
+	if (!lab_cache_enter(v, s))
+		return;
+	lab_cache_drain_n(v, s, (uint32_t)slot, LAB_CACHE_CAP);
+	lab_cache_leave(s);
+}
+
+/* Lock another thread's cache; false if it is in use. */
+static bool steal_lock(const struct lab_view *v, struct lab_slot *s)
+{
+	if (!lab_load_relaxed(&s->top) || lab_load_relaxed(&s->lock))
+		return false;
+	uint32_t z = 0;
+	if (!atomic_compare_exchange_strong_explicit(&s->lock, &z, 1, memory_order_acquire,
+						     memory_order_relaxed))
+		return false;
+	if (v->heavy_barrier)
+		v->heavy_barrier();
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+	if (lab_load_acquire(&s->busy)) {
+		lab_store_release(&s->lock, 0);
+		return false;
+	}
+	return true;
+}
+
+/* Take one cached room from any slot for owner word ow; -ENOMEM if none.
+ * The acquire on busy in steal_lock() orders us after the owner's last use. */
+long lab_cache_steal(const struct lab_view *v, uint32_t ow)
+{
+	for (uint32_t sl = 0; sl < v->nslots; sl++) {
+		struct lab_slot *s = &v->slots[sl];
+		if (!steal_lock(v, s))
+			continue;
+		long got = -LAB_ENOMEM;
+		uint32_t top = lab_load_relaxed(&s->top);
+		if (top) {
+			uint32_t e = lab_load_relaxed(&s->ent[top - 1]);
+			lab_store_relaxed(&s->top, top - 1);
+			lab_store_release(&v->owners[e], ow);
+			got = (long)e;
+		}
+		lab_store_release(&s->lock, 0);
+		if (got >= 0)
+			return got;
+	}
+	return -LAB_ENOMEM;
+}
+
+/* Return every cached room of every slot to the bitfield, so that a block
+ * of a higher order can form. Rooms flushed. */
+uint64_t lab_cache_flush_all(const struct lab_view *v)
+{
+	uint64_t total = 0;
+	for (uint32_t sl = 0; sl < v->nslots; sl++) {
+		struct lab_slot *s = &v->slots[sl];
+		if (!steal_lock(v, s))
+			continue;
+		uint32_t top = lab_load_relaxed(&s->top);
+		lab_cache_drain_n(v, s, sl, top);
+		total += top;
+		lab_store_release(&s->lock, 0);
+	}
+	return total;
+}
+
+uint64_t lab_core_cached(const struct lab_view *v)
+{
+	uint64_t sum = 0;
+	for (uint32_t sl = 0; sl < v->nslots; sl++)
+		sum += lab_load_relaxed(&v->slots[sl].top);
+	return sum;
+}

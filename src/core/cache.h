@@ -1,0 +1,106 @@
+/* The owner's side of a thread cache: enter, pop, push, leave. No atomic
+ * read-modify-write: see struct lab_slot for the protocol. */
+#ifndef LAB_CORE_CACHE_H
+#define LAB_CORE_CACHE_H
+
+#include "core.h"
+
+/* Enter the owner's critical section; false if the cache must be bypassed
+ * (a signal handler re-entered this thread's cache, or a stealer holds it). */
+static inline bool lab_cache_enter(const struct lab_view *v, struct lab_slot *s)
+{
+	if (LAB_UNLIKELY(lab_load_relaxed(&s->busy)))
+		return false;
+	lab_store_relaxed(&s->busy, 1);
+	if (LAB_LIKELY(v->heavy_barrier))
+		lab_signal_fence(); /* the stealer's membarrier completes it */
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+	if (LAB_UNLIKELY(lab_load_acquire(&s->lock))) {
+		lab_store_release(&s->busy, 0);
+		return false;
+	}
+	return true;
+}
+
+/* Leave it: release publishes ent[] and top to the next stealer. */
+static inline void lab_cache_leave(struct lab_slot *s)
+{
+	lab_signal_fence();
+	lab_store_release(&s->busy, 0);
+}
+
+/* Pop a cached room and hand it to ow; -1 when the cache is empty. */
+static inline long lab_cache_pop(const struct lab_view *v, struct lab_slot *s, uint32_t ow)
+{
+	uint32_t top = lab_load_relaxed(&s->top);
+	if (LAB_UNLIKELY(!top))
+		return -1;
+	uint32_t e = lab_load_relaxed(&s->ent[top - 1]);
+	lab_store_relaxed(&s->top, top - 1);
+	/* release: whoever later frees or steals it sees our writes */
+	lab_store_release(&v->owners[e], ow);
+	return (long)e;
+}
+
+/* Park room idx, whose owner word the caller set to CACHED|slot. */
+static inline void lab_cache_push(const struct lab_view *v, struct lab_slot *s, uint32_t slot,
+				  uint32_t idx)
+{
+	uint32_t top = lab_load_relaxed(&s->top);
+	if (LAB_UNLIKELY(top == LAB_CACHE_CAP)) {
+		lab_cache_drain_n(v, s, slot, LAB_CACHE_BATCH);
+		top = lab_load_relaxed(&s->top);
+	}
+	lab_store_relaxed(&s->ent[top], idx);
+	lab_store_relaxed(&s->top, top + 1);
+}
+
+/* The common cases, inlined into the public calls: an order-0 room from
+ * or to the caller's own cache. They return -1 (alloc) or 1 (free) when the
+ * general path must decide: empty or full cache, errors, re-entry. */
+static inline long lab_fast_alloc0(const struct lab_view *v, int slot, uint32_t ow)
+{
+	struct lab_slot *s = &v->slots[slot];
+	if (LAB_UNLIKELY(!lab_cache_enter(v, s)))
+		return -1;
+	long idx = lab_cache_pop(v, s, ow);
+	lab_cache_leave(s);
+	return idx;
+}
+
+static inline int lab_fast_free0(const struct lab_view *v, int slot, uint64_t idx, uint32_t caller)
+{
+	struct lab_slot *s = &v->slots[slot];
+	if (LAB_UNLIKELY(!lab_cache_enter(v, s)))
+		return 1;
+	uint32_t top = lab_load_relaxed(&s->top);
+	if (LAB_UNLIKELY(top == LAB_CACHE_CAP)) {
+		lab_cache_leave(s);
+		return 1;
+	}
+	lab_store_relaxed(&s->freeing, (uint32_t)idx + 1);
+	lab_signal_fence();
+	uint32_t to = LAB_OW_CACHED | (uint32_t)slot;
+	uint32_t ow = lab_load_acquire(&v->owners[idx]);
+	int r = 1;
+	if (ow == (caller | LAB_OW_EXCL)) {
+		/* our own exclusive room: no other thread writes its word (they
+		 * get -EPERM), and `freeing` stops a handler on this thread */
+		lab_store_release(&v->owners[idx], to);
+		r = 0;
+	} else if (ow && !(ow & (LAB_OW_CACHED | LAB_OW_ORDER | LAB_OW_EXCL))) {
+		/* a shared room: any thread may free it, the CAS decides */
+		if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, to))
+			r = 0;
+	}
+	if (LAB_LIKELY(!r)) {
+		lab_store_relaxed(&s->ent[top], (uint32_t)idx);
+		lab_store_relaxed(&s->top, top + 1);
+	}
+	lab_store_relaxed(&s->freeing, 0);
+	lab_cache_leave(s);
+	return r;
+}
+
+#endif

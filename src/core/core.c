@@ -1,0 +1,273 @@
+/* The core's entry points: layout, alloc, free, owner, give. */
+#include "cache.h"
+
+static uint64_t align64(uint64_t x)
+{
+	return (x + 63) & ~(uint64_t)63;
+}
+
+struct layout {
+	uint64_t nrows, ngroups, groups, rows, bits, owners, slots, total;
+};
+
+static bool layout_of(uint64_t pages, struct layout *l)
+{
+	if (pages == 0 || pages > LAB_MAX_ROOMS)
+		return false;
+	l->nrows = (pages + LAB_ROW_ROOMS - 1) >> LAB_ROW_SHIFT;
+	l->ngroups = (l->nrows + LAB_GROUP_ROWS - 1) >> LAB_GROUP_SHIFT;
+	l->groups = align64(sizeof(struct lab_meta));
+	l->rows = align64(l->groups + l->ngroups * 4);
+	l->bits = align64(l->rows + l->nrows * 4);
+	l->owners = align64(l->bits + l->nrows * (LAB_ROW_ROOMS / 8));
+	l->slots = align64(l->owners + pages * 4);
+	l->total = align64(l->slots + (uint64_t)LAB_SLOTS * sizeof(struct lab_slot));
+	return true;
+}
+
+size_t lab_core_meta_size(uint64_t pages)
+{
+	struct layout l;
+	if (!layout_of(pages, &l) || l.total > (uint64_t)SIZE_MAX)
+		return 0;
+	return (size_t)l.total;
+}
+
+void lab_core_format(void *region, uint64_t pages, unsigned page_shift, uint64_t reserve)
+{
+	struct layout l;
+	if (!layout_of(pages, &l))
+		return; /* the caller sized the region with lab_core_meta_size */
+	struct lab_meta *m = region;
+	m->version = LAB_META_VERSION;
+	m->page_shift = page_shift;
+	m->pages = pages;
+	m->reserve = reserve;
+	m->nrows = (uint32_t)l.nrows;
+	m->ngroups = (uint32_t)l.ngroups;
+	m->nslots = LAB_SLOTS;
+	unsigned mo = 0;
+	while (mo < 10 && (2ull << mo) <= pages)
+		mo++;
+	m->max_order = mo;
+	m->off_groups = l.groups;
+	m->off_rows = l.rows;
+	m->off_bits = l.bits;
+	m->off_owners = l.owners;
+	m->off_slots = l.slots;
+	m->total_bytes = l.total;
+	struct lab_view v;
+	lab_core_view(&v, region);
+	for (uint32_t r = 0; r < v.nrows; r++) {
+		uint32_t cap = (uint32_t)lab_row_capacity(&v, r);
+		lab_store_relaxed(&v.rows[r], cap);
+		lab_add_relaxed(&v.groups[r >> LAB_GROUP_SHIFT], cap);
+		/* rooms past the end are set for good, so they are never claimed */
+		for (uint32_t b = cap; b < LAB_ROW_ROOMS; b++) {
+			lab_a64 *w = &v.bits[((uint64_t)r * LAB_ROW_ROOMS + b) >> 6];
+			lab_store_relaxed(w, lab_load_relaxed(w) | (1ull << (b & 63)));
+		}
+	}
+	lab_store_relaxed(&m->nfree, pages);
+	/* the magic last: a reader that sees it sees a formatted maze */
+	atomic_thread_fence(memory_order_release);
+	m->magic = LAB_META_MAGIC;
+}
+
+void lab_core_view(struct lab_view *v, void *region)
+{
+	struct lab_meta *m = region;
+	char *base = region;
+	v->m = m;
+	v->groups = (lab_a32 *)(void *)(base + m->off_groups);
+	v->rows = (lab_a32 *)(void *)(base + m->off_rows);
+	v->bits = (lab_a64 *)(void *)(base + m->off_bits);
+	v->owners = (lab_a32 *)(void *)(base + m->off_owners);
+	v->slots = (struct lab_slot *)(void *)(base + m->off_slots);
+	v->pages = m->pages;
+	v->reserve = m->reserve;
+	v->track_nfree = m->reserve > 0;
+	v->nrows = m->nrows;
+	v->ngroups = m->ngroups;
+	v->nslots = m->nslots;
+	v->max_order = m->max_order;
+	v->heavy_barrier = 0; /* the hosted layer sets it */
+}
+
+/* NOWAIT and KERNEL see the maze as full once only `reserve` rooms are
+ * left. Exact when quiescent; under concurrency within the rooms that are
+ * in flight. */
+static bool reserve_allows(const struct lab_view *v, uint64_t n)
+{
+	uint64_t want = v->reserve + n;
+	uint64_t nfree = lab_load_relaxed(&v->m->nfree);
+	if (LAB_LIKELY(nfree >= want))
+		return true;
+	return nfree + lab_core_cached(v) >= want;
+}
+
+long lab_core_alloc(const struct lab_view *v, int slot, unsigned order, bool may_reserve,
+		    uint32_t ow)
+{
+	if (!may_reserve && v->reserve && !reserve_allows(v, 1ull << order))
+		return -LAB_ENOMEM;
+	uint32_t hint;
+	if (slot >= 0) {
+		struct lab_slot *s = &v->slots[slot];
+		hint = lab_load_relaxed(&s->hint);
+		if (order)
+			hint = lab_load_relaxed(&s->hint_big);
+		if (order == 0 && lab_cache_enter(v, s)) {
+			long idx = lab_cache_pop(v, s, ow);
+			if (idx < 0 && lab_cache_refill(v, s, (uint32_t)slot))
+				idx = lab_cache_pop(v, s, ow);
+			lab_cache_leave(s);
+			if (idx >= 0)
+				return idx;
+		}
+	} else {
+		hint = (uint32_t)(((ow & LAB_OW_TID) * 2654435761u) % v->nrows);
+	}
+	long idx = lab_rows_alloc(v, order, hint, ow);
+	if (idx >= 0) {
+		if (slot >= 0 && order)
+			lab_store_relaxed(&v->slots[slot].hint_big, (uint32_t)(idx >> LAB_ROW_SHIFT));
+		return idx;
+	}
+	/* exhaustion at the bitfield level: reach the rooms parked in caches */
+	if (order == 0)
+		return lab_cache_steal(v, ow);
+	if (lab_cache_flush_all(v))
+		idx = lab_rows_alloc(v, order, hint, ow);
+	return idx >= 0 ? idx : -LAB_ENOMEM;
+}
+
+/* Is idx inside (not at the start of) an allocated block? */
+static bool inside_block(const struct lab_view *v, uint64_t idx)
+{
+	for (unsigned o = 1; o <= 10; o++) {
+		uint64_t h = idx & ~((1ull << o) - 1);
+		if (h == idx)
+			continue;
+		uint32_t ow = lab_load_acquire(&v->owners[h]);
+		if (lab_ow_allocated(ow) && lab_ow_order(ow) >= o)
+			return true;
+	}
+	return false;
+}
+
+/* The free errors in their documented order; order < 0 skips its check. */
+static int check_owner(const struct lab_view *v, uint64_t idx, uint32_t ow, uint32_t caller,
+		       int order)
+{
+	if (!lab_ow_allocated(ow))
+		return inside_block(v, idx) ? -LAB_EINVAL : -LAB_ENOENT;
+	if (order >= 0 && lab_ow_order(ow) != (unsigned)order)
+		return -LAB_EINVAL;
+	if ((ow & LAB_OW_EXCL) && (ow & LAB_OW_TID) != (caller & LAB_OW_TID))
+		return -LAB_EPERM;
+	return 0;
+}
+
+/* A signal handler on a thread whose cache is busy must not free or give
+ * the room that the interrupted code is freeing: that free wins. */
+static bool freeing_below(const struct lab_view *v, int slot, uint64_t idx)
+{
+	if (slot < 0)
+		return false;
+	const struct lab_slot *s = &v->slots[slot];
+	return lab_load_relaxed(&s->busy) && lab_load_relaxed(&s->freeing) == idx + 1;
+}
+
+/* Free through the bitfield: the owner-word CAS decides between racing
+ * frees and gives; its release publishes the page's data. */
+static int free_direct(const struct lab_view *v, uint64_t idx, unsigned order, uint32_t caller)
+{
+	uint32_t ow = lab_load_acquire(&v->owners[idx]);
+	for (;;) {
+		int err = check_owner(v, idx, ow, caller, (int)order);
+		if (err)
+			return err;
+		if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, 0))
+			break;
+	}
+	lab_rows_free(v, idx, order);
+	return 0;
+}
+
+int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned order,
+		  uint32_t caller)
+{
+	if (idx >= v->pages)
+		return -LAB_EFAULT;
+	if (order != 0 || slot < 0)
+		return free_direct(v, idx, order, caller);
+	struct lab_slot *s = &v->slots[slot];
+	if (!lab_cache_enter(v, s)) {
+		if (freeing_below(v, slot, idx))
+			return -LAB_ENOENT;
+		return free_direct(v, idx, order, caller);
+	}
+	lab_store_relaxed(&s->freeing, (uint32_t)idx + 1);
+	lab_signal_fence();
+	uint32_t to = LAB_OW_CACHED | (uint32_t)slot;
+	uint32_t ow = lab_load_acquire(&v->owners[idx]);
+	int err;
+	for (;;) {
+		err = check_owner(v, idx, ow, caller, 0);
+		if (err)
+			break;
+		if (ow & LAB_OW_EXCL) {
+			/* only this thread may write an exclusive page's word: others
+			 * read it and get -EPERM; a handler here is stopped by
+			 * `freeing`. So a plain store suffices. */
+			lab_store_release(&v->owners[idx], to);
+			break;
+		}
+		/* a shared page may be freed by any thread: the CAS decides */
+		if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, to))
+			break;
+	}
+	if (!err)
+		lab_cache_push(v, s, (uint32_t)slot, (uint32_t)idx);
+	lab_store_relaxed(&s->freeing, 0);
+	lab_cache_leave(s);
+	return err;
+}
+
+uint32_t lab_core_owner(const struct lab_view *v, uint64_t idx)
+{
+	if (idx >= v->pages)
+		return 0;
+	for (unsigned o = 0; o <= 10; o++) {
+		uint64_t h = idx & ~((1ull << o) - 1);
+		if (o && h == idx)
+			continue;
+		uint32_t ow = lab_load_acquire(&v->owners[h]);
+		if (lab_ow_allocated(ow) && lab_ow_order(ow) >= o)
+			return ow;
+		if (o == 0 && ow != 0)
+			return 0; /* cached: free */
+	}
+	return 0;
+}
+
+int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t caller, uint32_t to)
+{
+	if (idx >= v->pages)
+		return -LAB_EFAULT;
+	if (to == 0 || to > LAB_OW_TID)
+		return -LAB_EINVAL;
+	if (freeing_below(v, slot, idx))
+		return -LAB_ENOENT;
+	uint32_t ow = lab_load_acquire(&v->owners[idx]);
+	for (;;) {
+		int err = check_owner(v, idx, ow, caller, -1);
+		if (err)
+			return err;
+		uint32_t nw = (ow & ~LAB_OW_TID) | to;
+		/* release: the receiver's free (acquire) sees the giver's writes */
+		if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, nw))
+			return 0;
+	}
+}

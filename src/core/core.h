@@ -1,0 +1,74 @@
+/* The freestanding core: rooms by index, no libc, no OS.
+ * The hosted layer (src/) adds memory, thread ids, waiting and panics. */
+#ifndef LAB_CORE_H
+#define LAB_CORE_H
+
+#include "meta.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Linux errno values; the hosted layer checks they match <errno.h>. */
+#define LAB_EPERM 1
+#define LAB_ENOENT 2
+#define LAB_ENOMEM 12
+#define LAB_EFAULT 14
+#define LAB_EINVAL 22
+#define LAB_EOVERFLOW 75
+#define LAB_EUCLEAN 117
+
+/* Layout: bytes of metadata for `pages` rooms (0 if too many). */
+LAB_HIDDEN size_t lab_core_meta_size(uint64_t pages);
+/* Format a zero-filled region of lab_core_meta_size(pages) bytes. */
+LAB_HIDDEN void lab_core_format(void *region, uint64_t pages, unsigned page_shift,
+				uint64_t reserve);
+LAB_HIDDEN void lab_core_view(struct lab_view *v, void *region);
+
+/* Allocate 2^order rooms for owner word `ow`. slot: the caller's cache, or
+ * -1. may_reserve: the caller may dip into the reserve (ATOMIC).
+ * Index, or -LAB_ENOMEM. Lock-free; never waits. */
+LAB_HIDDEN long lab_core_alloc(const struct lab_view *v, int slot, unsigned order,
+			       bool may_reserve, uint32_t ow);
+/* Free the block at idx. caller: the freeing thread's tid. 0 or -errno in
+ * the documented order; nothing changes on error. */
+LAB_HIDDEN int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned order,
+			     uint32_t caller);
+/* The owner word of the block holding idx (0 if free). */
+LAB_HIDDEN uint32_t lab_core_owner(const struct lab_view *v, uint64_t idx);
+LAB_HIDDEN int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t caller,
+			     uint32_t to);
+
+/* Thread caches. */
+LAB_HIDDEN int lab_core_slot_claim(const struct lab_view *v, uint32_t key, uint32_t seed);
+LAB_HIDDEN void lab_core_slot_release(const struct lab_view *v, int slot, uint32_t key);
+LAB_HIDDEN void lab_core_drain(const struct lab_view *v, int slot);
+LAB_HIDDEN uint64_t lab_core_cached(const struct lab_view *v);
+
+struct lab_core_stats {
+	uint64_t free, cached, huge_free, meta_bytes;
+	uint64_t meta_fixed; /* of meta_bytes, what does not grow with rooms */
+};
+LAB_HIDDEN void lab_core_stats(const struct lab_view *v, struct lab_core_stats *out);
+LAB_HIDDEN int lab_core_validate(const struct lab_view *v, char *why, size_t whylen);
+
+/* Internal to the core (rows.c, cache.c). */
+LAB_HIDDEN long lab_rows_alloc(const struct lab_view *v, unsigned order, uint32_t hint,
+			       uint32_t ow);
+LAB_HIDDEN void lab_rows_free(const struct lab_view *v, uint64_t idx, unsigned order);
+LAB_HIDDEN void lab_rows_free_batch(const struct lab_view *v, uint32_t *idx, unsigned n);
+LAB_HIDDEN unsigned lab_rows_take(const struct lab_view *v, uint32_t *hint, unsigned want,
+				  uint32_t *out);
+LAB_HIDDEN long lab_cache_steal(const struct lab_view *v, uint32_t ow);
+LAB_HIDDEN uint64_t lab_cache_flush_all(const struct lab_view *v);
+LAB_HIDDEN bool lab_cache_refill(const struct lab_view *v, struct lab_slot *s, uint32_t slot);
+LAB_HIDDEN void lab_cache_drain_n(const struct lab_view *v, struct lab_slot *s, uint32_t slot,
+				  unsigned n);
+
+static inline uint64_t lab_row_capacity(const struct lab_view *v, uint32_t row)
+{
+	uint64_t first = (uint64_t)row << LAB_ROW_SHIFT;
+	uint64_t left = v->pages - first;
+	return left < LAB_ROW_ROOMS ? left : LAB_ROW_ROOMS;
+}
+
+#endif

@@ -1,0 +1,137 @@
+/* The maze's metadata: one position-independent region (offsets, never
+ * pointers) so that it can later live in shared memory or in a file.
+ *
+ * Levels, from the truth upwards:
+ *   owner words  one 32-bit word per room: who holds it (the user's view)
+ *   bitfield     one bit per room, 512 bits (one cache line) per row
+ *   rows         one 32-bit entry per row: free count (10 bits) + HUGE flag
+ *   groups       one 32-bit free count per 32 rows (16384 rooms)
+ *   nfree        free rooms at the bitfield level, the whole maze
+ *   slots        per-thread caches of free order-0 rooms
+ * See docs/DESIGN.md for the protocol and the memory orders.
+ */
+#ifndef LAB_CORE_META_H
+#define LAB_CORE_META_H
+
+#include "atomic.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define LAB_META_MAGIC 0x4c6162795269746bULL /* "LabyRitk" */
+#define LAB_META_VERSION 1u
+
+#define LAB_ROW_SHIFT 9u
+#define LAB_ROW_ROOMS (1u << LAB_ROW_SHIFT) /* 512 rooms: an order-9 block */
+#define LAB_ROW_WORDS (LAB_ROW_ROOMS / 64u)
+#define LAB_GROUP_SHIFT 5u /* 32 rows per group */
+#define LAB_GROUP_ROWS (1u << LAB_GROUP_SHIFT)
+#define LAB_SLOTS 64u      /* thread caches per maze */
+#define LAB_CACHE_CAP 64u  /* entries per cache */
+#define LAB_CACHE_BATCH 32u /* rooms moved per refill or drain */
+#define LAB_MAX_ROOMS (1ull << 31)
+
+/* Row entry: free count in the low bits; HUGE when the row is handed out
+ * whole (order 9, or half of order 10); its bits then stay clear. */
+#define LAB_ROW_COUNT 0x3ffu
+#define LAB_ROW_HUGE (1u << 16)
+
+/* Owner word. 0: free (the room is in the bitfield, or is a tail of a
+ * block, or is in transit between the bitfield and its owner).
+ * CACHED|slot: free, parked in that slot's cache; its bit is set.
+ * Otherwise allocated: tid | EXCL | order << 23, and only the block's first
+ * room carries it. */
+#define LAB_OW_TID 0x3fffffu /* Linux tids are < 2^22 (PID_MAX_LIMIT) */
+#define LAB_OW_EXCL (1u << 22)
+#define LAB_OW_ORDER_SHIFT 23u
+#define LAB_OW_ORDER (0xfu << LAB_OW_ORDER_SHIFT)
+#define LAB_OW_CACHED (1u << 31)
+
+static inline uint32_t lab_ow_make(uint32_t tid, unsigned order, bool excl)
+{
+	return (tid & LAB_OW_TID) | (excl ? LAB_OW_EXCL : 0u) | ((uint32_t)order << LAB_OW_ORDER_SHIFT);
+}
+static inline bool lab_ow_allocated(uint32_t ow)
+{
+	return ow != 0 && !(ow & LAB_OW_CACHED);
+}
+static inline unsigned lab_ow_order(uint32_t ow)
+{
+	return (ow & LAB_OW_ORDER) >> LAB_OW_ORDER_SHIFT;
+}
+
+/* A per-thread cache of free order-0 rooms. Every room in ent[0..top) has
+ * owner word CACHED|slot and its bit set.
+ *
+ * Who may touch ent[] and top: the owner thread inside its critical section
+ * (busy set, lock clear), or a stealer holding lock while busy is clear.
+ * The owner enters with plain stores and a compiler barrier; a stealer
+ * sets lock, then runs the platform's heavy barrier (membarrier on Linux),
+ * which turns the owner's compiler barrier into a full fence, then reads
+ * busy. So the owner's fast path has no atomic read-modify-write, and the
+ * two sides never work on the cache at once. Without a heavy barrier the
+ * owner uses a real fence instead (v->heavy_barrier NULL). */
+struct lab_slot {
+	/* key: 0 = unowned. CAS-claimed by the thread that uses the slot,
+	 * released by it (or by its exit hook). */
+	_Alignas(64) lab_a32 key;
+	/* busy: owner-only store (relaxed set, release clear); read by stealers
+	 * after the heavy barrier, and by a signal handler on the owner thread,
+	 * which then goes around the cache. */
+	lab_a32 busy;
+	/* top: rooms in ent[]; see above for who writes it. */
+	lab_a32 top;
+	/* hint: the row the owner refills from next. Owner-written, relaxed. */
+	lab_a32 hint;
+	/* hint_big: where the owner's next block of order >= 1 search starts.
+	 * Owner-written, relaxed. */
+	lab_a32 hint_big;
+	/* freeing: index+1 of the room the owner is freeing, so that a signal
+	 * handler on the same thread does not free or give it too. Owner-only. */
+	lab_a32 freeing;
+	/* lock: stealers CAS 0 -> 1 (acquire) and store 0 (release); the owner
+	 * reads it (acquire) after setting busy and bypasses the cache if set. */
+	_Alignas(64) lab_a32 lock;
+	/* ent: room indices, written under the rules above. */
+	_Alignas(64) lab_a32 ent[LAB_CACHE_CAP];
+};
+
+/* The header at offset 0 of the metadata region. Read-only after format
+ * except for the counters, each on its own cache line. */
+struct lab_meta {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t page_shift;
+	uint64_t pages;
+	uint64_t reserve;
+	uint32_t nrows, ngroups, nslots, max_order;
+	uint64_t off_groups, off_rows, off_bits, off_owners, off_slots;
+	uint64_t total_bytes;
+	/* nfree: rooms free at the bitfield level (sum of the row counts once no
+	 * operation is in flight), kept only in mazes with a reserve, where
+	 * NOWAIT needs it. Relaxed fetch_add/sub after the row entry changed;
+	 * written once per cache batch or block, not once per operation. */
+	_Alignas(64) lab_a64 nfree;
+	/* waiters: threads in a KERNEL wait; wake_seq: their futex word, bumped
+	 * by a free that sees waiters. Both seq_cst (Dekker with the free). */
+	_Alignas(64) lab_a32 waiters;
+	lab_a32 wake_seq;
+	_Alignas(64) uint8_t pad_[64];
+};
+
+/* A process-local view: the region's arrays as pointers. */
+struct lab_view {
+	struct lab_meta *m;
+	lab_a32 *groups;
+	lab_a32 *rows;
+	lab_a64 *bits;
+	lab_a32 *owners;
+	struct lab_slot *slots;
+	uint64_t pages;
+	uint64_t reserve;
+	uint32_t nrows, ngroups, nslots, max_order;
+	bool track_nfree; /* reserve > 0 */
+	/* the stealers' heavy barrier; NULL: owners use a full fence */
+	void (*heavy_barrier)(void);
+};
+
+#endif

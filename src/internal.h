@@ -1,0 +1,89 @@
+/* The hosted layer's private declarations: the maze handle, per-thread
+ * state, panics. Nothing here is exported. */
+#ifndef LAB_INTERNAL_H
+#define LAB_INTERNAL_H
+
+#include "core/core.h"
+#include "platform/platform.h"
+#include <labyrinth.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define LAB_MAZE_MAGIC 0x6d617a652d6c6162ULL /* live handle */
+#define LAB_MAZE_DEAD 0xdeadbeefdead0abcULL  /* destroyed handle */
+#define LAB_LIVE_MAX 1024u                   /* handles in the static pool */
+#define LAB_TLS_MAZES 4u                     /* mazes a thread caches at once */
+
+/* A maze handle: process-local; the metadata it views is position-
+ * independent. Immutable between lab_create and lab_destroy. */
+struct labyrinth {
+	_Atomic(uint64_t) magic; /* LAB_MAZE_MAGIC; LAB_MAZE_DEAD after destroy */
+	uint64_t uid;            /* unique per process, never reused */
+	struct lab_view v;
+	char *base;              /* room memory; NULL when index-only */
+	size_t page_size;
+	size_t span;             /* pages * page_size */
+	unsigned page_shift;
+	unsigned flags;
+	void *meta;
+	size_t meta_len;
+	void *map;               /* room memory we mapped (NULL: caller's or none) */
+	size_t map_len;
+	int reg;                 /* index in the handle pool, -1 if malloc'd */
+};
+
+static inline bool lab_live(const struct labyrinth *m)
+{
+	return m && atomic_load_explicit(&m->magic, memory_order_relaxed) == LAB_MAZE_MAGIC;
+}
+
+/* Per-thread state (initial-exec TLS: no allocation on first access). */
+struct lab_tls_ent {
+	struct labyrinth *maze;
+	uint64_t uid;
+	int slot; /* -1: this thread runs uncached on that maze */
+	int reg;
+	uint32_t key; /* the slot's key: our tid when we claimed it */
+};
+struct lab_tls {
+	uint32_t tid;  /* 0 until fetched; reset in a fork child */
+	uint32_t busy; /* set while the table below is being changed */
+	struct lab_tls_ent ent[LAB_TLS_MAZES];
+};
+extern __thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec"))) LAB_HIDDEN;
+
+LAB_HIDDEN uint32_t lab_thread_init(void);
+LAB_HIDDEN int lab_slot_slow(struct labyrinth *maze);
+LAB_HIDDEN void lab_thread_setup_once(void);
+LAB_HIDDEN bool lab_handle_alive(int reg, uint64_t uid);
+LAB_HIDDEN void lab_thread_forget(struct labyrinth *maze);
+
+static inline uint32_t lab_tid(void)
+{
+	uint32_t t = lab_tls.tid;
+	return LAB_LIKELY(t) ? t : lab_thread_init();
+}
+
+/* The calling thread's cache slot on this maze, or -1. */
+static inline int lab_slot_of(struct labyrinth *maze)
+{
+	struct lab_tls_ent *e = &lab_tls.ent[0];
+	if (LAB_LIKELY(e->maze == maze && e->uid == maze->uid))
+		return e->slot;
+	return lab_slot_slow(maze);
+}
+
+/* Panics: format into a stack buffer (signal-safe), call the handler. */
+LAB_HIDDEN _Noreturn void lab_panic(const char *msg);
+struct lab_buf {
+	char b[256];
+	size_t n;
+};
+LAB_HIDDEN void lab_buf_s(struct lab_buf *b, const char *s);
+LAB_HIDDEN void lab_buf_u(struct lab_buf *b, uint64_t x);
+LAB_HIDDEN void lab_buf_x(struct lab_buf *b, uint64_t x);
+
+/* api.c helpers shared with linux_compat.c */
+LAB_HIDDEN const char *lab_free_misuse(int err);
+
+#endif

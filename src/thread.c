@@ -1,0 +1,120 @@
+/* Per-thread state: the cached thread id and the cache slot a thread holds
+ * in each maze it uses. A thread's slots go back to their mazes when it
+ * exits (a pthread key destructor); a fork child re-reads its id. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <pthread.h>
+
+__thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t lab_key;
+static pthread_once_t lab_once = PTHREAD_ONCE_INIT;
+static _Atomic(int) lab_key_ready;
+
+static void release_all(struct lab_tls *t)
+{
+	for (unsigned i = 0; i < LAB_TLS_MAZES; i++) {
+		struct lab_tls_ent *e = &t->ent[i];
+		if (e->maze && e->slot >= 0 && lab_handle_alive(e->reg, e->uid))
+			lab_core_slot_release(&e->maze->v, e->slot, e->key);
+		e->maze = NULL;
+		e->uid = 0;
+	}
+}
+
+static void on_thread_exit(void *arg)
+{
+	(void)arg;
+	lab_tls.busy = 1;
+	release_all(&lab_tls);
+	lab_tls.busy = 0;
+}
+
+static void on_fork_child(void)
+{
+	/* the child's only thread keeps its slots (the maze memory was copied
+	 * with them) but has a new id */
+	lab_tls.tid = 0;
+}
+
+static void setup(void)
+{
+	if (pthread_key_create(&lab_key, on_thread_exit) == 0)
+		atomic_store_explicit(&lab_key_ready, 1, memory_order_release);
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+void lab_thread_setup_once(void)
+{
+	pthread_once(&lab_once, setup);
+}
+
+uint32_t lab_thread_init(void)
+{
+	uint32_t tid = lab_os_gettid();
+	lab_tls.tid = tid;
+	/* glibc stores keys below 32 in the thread descriptor: no allocation */
+	if (atomic_load_explicit(&lab_key_ready, memory_order_acquire))
+		pthread_setspecific(lab_key, &lab_tls);
+	return tid;
+}
+
+int lab_slot_slow(struct labyrinth *maze)
+{
+	struct lab_tls *t = &lab_tls;
+	if (t->busy || maze->reg < 0)
+		return -1; /* re-entered from a signal handler, or no caching */
+	uint32_t tid = lab_tid();
+	t->busy = 1;
+	lab_signal_fence();
+	unsigned i;
+	for (i = 1; i < LAB_TLS_MAZES; i++)
+		if (t->ent[i].maze == maze && t->ent[i].uid == maze->uid)
+			break;
+	struct lab_tls_ent e;
+	if (i < LAB_TLS_MAZES) {
+		e = t->ent[i];
+	} else {
+		i = LAB_TLS_MAZES - 1;
+		struct lab_tls_ent *old = &t->ent[i];
+		if (old->maze && old->slot >= 0 && lab_handle_alive(old->reg, old->uid))
+			lab_core_slot_release(&old->maze->v, old->slot, old->key);
+		e.maze = maze;
+		e.uid = maze->uid;
+		e.reg = maze->reg;
+		e.key = tid;
+		e.slot = lab_core_slot_claim(&maze->v, tid, tid);
+	}
+	for (; i > 0; i--) /* move to the front */
+		t->ent[i] = t->ent[i - 1];
+	t->ent[0] = e;
+	lab_signal_fence();
+	t->busy = 0;
+	return e.slot;
+}
+
+/* The calling thread stops using maze (its destruction is under way). */
+void lab_thread_forget(struct labyrinth *maze)
+{
+	struct lab_tls *t = &lab_tls;
+	for (unsigned i = 0; i < LAB_TLS_MAZES; i++)
+		if (t->ent[i].maze == maze) {
+			t->ent[i].maze = NULL;
+			t->ent[i].uid = 0;
+		}
+}
+
+lab_owner_t lab_self(void)
+{
+	return lab_tid();
+}
+
+void lab_drain(struct labyrinth *maze)
+{
+	if (!lab_live(maze))
+		return;
+	int slot = lab_slot_of(maze);
+	if (slot >= 0 && !lab_tls.busy)
+		lab_core_drain(&maze->v, slot);
+}
