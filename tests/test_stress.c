@@ -17,8 +17,8 @@
 #include <time.h>
 
 #define MAX_THREADS 64
-#define HOLD 48
-#define BOX 512
+#define HOLD 192 /* most blocks one worker holds; see hold_limit */
+#define BOX 64
 #define PAGES 2048
 #define RESERVE 32
 #define MAX_ORDER_USED 3
@@ -47,12 +47,14 @@ struct worker {
 	/* totals */
 	unsigned long long alloc_rooms, free_rooms, allocs, frees, nulls, sent, received;
 	struct mailbox box;
+	atomic_int finished; /* no longer receiving until the end: send elsewhere */
 	pthread_t thread;
 };
 
 static struct labyrinth *maze;
 static int index_only;
 static int nthreads;
+static int hold_limit; /* sized so that 4 or more threads run the maze dry now and then */
 static struct worker workers[MAX_THREADS];
 static _Atomic uint32_t holder[PAGES];
 static pthread_barrier_t ready, done_sending;
@@ -229,18 +231,25 @@ static void alloc_one(struct worker *me)
 static void send_one(struct worker *me, int k)
 {
 	int t = (int)(harness_rand(&me->rng) % (uint64_t)nthreads);
-	if (t == me->id - 1)
-		t = (t + 1) % nthreads;
-	struct worker *to = &workers[t];
-	struct mailbox *b = &to->box;
+	struct worker *to = NULL;
+	struct mailbox *b = NULL;
 	struct slot s = me->held[k];
 	if (!check_cookie(&s))
 		FAIL_STOP("cookie of block %ld overwritten while held", s.idx);
-	pthread_mutex_lock(&b->mu);
-	if (b->n == BOX) {
+	/* the first other worker, from t on, that still runs and has room */
+	for (int tries = 0; tries < nthreads; tries++, t = (t + 1) % nthreads) {
+		if (t == me->id - 1 || atomic_load(&workers[t].finished))
+			continue;
+		b = &workers[t].box;
+		pthread_mutex_lock(&b->mu);
+		if (b->n < BOX) {
+			to = &workers[t];
+			break;
+		}
 		pthread_mutex_unlock(&b->mu);
-		return; /* keep it */
 	}
+	if (!to)
+		return; /* keep it */
 	int give = s.excl || (harness_rand(&me->rng) & 1);
 	if (give) {
 		int rc = lab_index_give(maze, (size_t)s.idx, to->tid);
@@ -284,8 +293,8 @@ static void receive(struct worker *me)
 	pthread_mutex_unlock(&me->box.mu);
 	for (int i = 0; i < n; i++) {
 		me->received++;
-		if (me->nheld == HOLD)
-			release(me, (int)(harness_rand(&me->rng) % HOLD));
+		if (me->nheld >= hold_limit)
+			release(me, (int)(harness_rand(&me->rng) % (uint64_t)me->nheld));
 		take(me, &got[i], 1);
 	}
 }
@@ -297,7 +306,7 @@ static void *worker_main(void *arg)
 	pthread_barrier_wait(&ready);
 	for (unsigned long i = 0; i < me->iters && !atomic_load(&fatal); i++) {
 		uint64_t r = harness_rand(&me->rng) % 100;
-		if (r < 45 && me->nheld < HOLD)
+		if (r < 45 && me->nheld < hold_limit)
 			alloc_one(me);
 		else if (r < 80 && me->nheld > 0)
 			release(me, (int)(harness_rand(&me->rng) % (uint64_t)me->nheld));
@@ -305,6 +314,7 @@ static void *worker_main(void *arg)
 			send_one(me, (int)(harness_rand(&me->rng) % (uint64_t)me->nheld));
 		receive(me);
 	}
+	atomic_store(&me->finished, 1);
 	pthread_barrier_wait(&done_sending);
 	receive(me);
 	while (me->nheld > 0)
@@ -325,6 +335,8 @@ static void run(int idx_only, unsigned long iters)
 	index_only = idx_only;
 	REQUIRE(lab_create(&maze, &cfg) == 0);
 	nthreads = arg_threads;
+	hold_limit = PAGES * 5 / (nthreads * 16);
+	hold_limit = hold_limit > HOLD ? HOLD : hold_limit < 8 ? 8 : hold_limit;
 	memset(workers, 0, sizeof workers);
 	for (size_t i = 0; i < PAGES; i++)
 		atomic_store(&holder[i], 0);
