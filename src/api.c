@@ -53,18 +53,16 @@ static _Noreturn void panic_oom(unsigned order, lab_gfp_t gfp)
 	lab_panic(b.b);
 }
 
-/* Index, or -EINVAL / -ENOMEM. Panics for NOFAIL without KERNEL. */
-static inline long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
+/* The general path: any order, reserve, waiting, NOFAIL. */
+__attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 {
 	if (LAB_UNLIKELY(!lab_live(m) || (gfp & ~LAB_GFP_ALL) || order > LAB_MAX_ORDER))
 		return -EINVAL;
-	uint32_t tid = lab_tid();
-	uint32_t ow = lab_ow_make(tid, order, gfp & LAB_GFP_EXCLUSIVE);
-	bool atomic = gfp & LAB_GFP_ATOMIC;
+	uint32_t ow = lab_ow_make(lab_tid(), order, gfp & LAB_GFP_EXCLUSIVE);
 	long idx = -ENOMEM;
 	if (LAB_LIKELY(order <= m->v.max_order)) {
 		int slot = lab_slot_of(m);
-		idx = lab_core_alloc(&m->v, slot, order, atomic, ow);
+		idx = lab_core_alloc(&m->v, slot, order, gfp & LAB_GFP_ATOMIC, ow);
 		/* KERNEL may wait unless ATOMIC or NOWAIT forbids it */
 		if (LAB_UNLIKELY(idx < 0) && (gfp & LAB_GFP_KERNEL) &&
 		    !(gfp & (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT)))
@@ -72,7 +70,24 @@ static inline long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned orde
 	}
 	if (LAB_UNLIKELY(idx < 0) && (gfp & LAB_GFP_NOFAIL))
 		panic_oom(order, gfp);
-	if ((gfp & LAB_GFP_ZERO) && idx >= 0 && m->base)
+	return idx;
+}
+
+/* Index, or -EINVAL / -ENOMEM. The fast path takes an order-0 room from
+ * this thread's cache when no reserve stands in the way. */
+LAB_INLINE long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
+{
+	long idx = -1;
+	if (LAB_LIKELY(order == 0 && lab_live(m) && !(gfp & ~LAB_GFP_FAST) &&
+		       ((gfp & LAB_GFP_ATOMIC) || !m->v.reserve))) {
+		uint32_t tid = lab_tid();
+		int slot = lab_slot_of(m);
+		if (LAB_LIKELY(slot >= 0))
+			idx = lab_fast_alloc0(&m->v, slot, lab_ow_make(tid, 0, gfp & LAB_GFP_EXCLUSIVE));
+	}
+	if (LAB_UNLIKELY(idx < 0))
+		idx = alloc_slow(m, gfp, order);
+	if (LAB_UNLIKELY(gfp & LAB_GFP_ZERO) && idx >= 0 && m->base)
 		memset(m->base + ((size_t)idx << m->page_shift), 0, m->page_size << order);
 	return idx;
 }
@@ -92,25 +107,12 @@ void *lab_alloc_pages(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 
 void *lab_alloc_page(struct labyrinth *m, lab_gfp_t gfp)
 {
-	/* the fast path: a room from this thread's cache, no zeroing, no
-	 * reserve to respect */
-	if (LAB_LIKELY(lab_live(m) && m->base && !(gfp & ~LAB_GFP_FAST) &&
-		       ((gfp & LAB_GFP_ATOMIC) || !m->v.reserve))) {
-		uint32_t tid = lab_tid();
-		int slot = lab_slot_of(m);
-		if (LAB_LIKELY(slot >= 0)) {
-			uint32_t ow = lab_ow_make(tid, 0, gfp & LAB_GFP_EXCLUSIVE);
-			long idx = lab_fast_alloc0(&m->v, slot, ow);
-			if (LAB_LIKELY(idx >= 0))
-				return m->base + ((size_t)idx << m->page_shift);
-		}
-	}
 	return lab_alloc_pages(m, gfp, 0);
 }
 
 /* Address to index with the free errors: -EFAULT outside, -EINVAL not the
  * first byte of a room. */
-static inline long page_to_index(const struct labyrinth *m, const void *page)
+LAB_INLINE long page_to_index(const struct labyrinth *m, const void *page)
 {
 	uintptr_t p = (uintptr_t)page, b = (uintptr_t)m->base;
 	if (p < b || ((p - b) >> m->page_shift) >= m->v.pages)
@@ -120,13 +122,19 @@ static inline long page_to_index(const struct labyrinth *m, const void *page)
 	return (long)((p - b) >> m->page_shift);
 }
 
-static inline int free_index(struct labyrinth *m, size_t idx, unsigned order)
+LAB_INLINE int free_index(struct labyrinth *m, size_t idx, unsigned order)
 {
 	if (LAB_UNLIKELY(idx >= m->v.pages))
 		return -EFAULT;
 	if (LAB_UNLIKELY(order > LAB_MAX_ORDER))
 		return -EINVAL;
-	int err = lab_core_free(&m->v, lab_slot_of(m), idx, order, lab_tid());
+	uint32_t tid = lab_tid();
+	int slot = lab_slot_of(m);
+	int err;
+	if (LAB_LIKELY(order == 0 && slot >= 0) && LAB_LIKELY(!lab_fast_free0(&m->v, slot, idx, tid)))
+		err = 0;
+	else
+		err = lab_core_free(&m->v, slot, idx, order, tid);
 	if (LAB_LIKELY(!err))
 		lab_wake(m);
 	return err;
@@ -151,18 +159,6 @@ int lab_free_pages(struct labyrinth *m, void *page, unsigned order)
 
 int lab_free_page(struct labyrinth *m, void *page)
 {
-	if (LAB_LIKELY(lab_live(m) && m->base)) {
-		uintptr_t off = (uintptr_t)page - (uintptr_t)m->base;
-		if (LAB_LIKELY(off < m->span && !(off & (m->page_size - 1)))) {
-			uint32_t tid = lab_tid();
-			int slot = lab_slot_of(m);
-			if (LAB_LIKELY(slot >= 0) &&
-			    LAB_LIKELY(!lab_fast_free0(&m->v, slot, off >> m->page_shift, tid))) {
-				lab_wake(m);
-				return 0;
-			}
-		}
-	}
 	return lab_free_pages(m, page, 0);
 }
 
