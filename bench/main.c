@@ -29,14 +29,14 @@ volatile uint64_t bench_sink;
 
 static const struct bench_sizes sizes_full = {
 	.bulk_pages = (size_t)1 << 18,
-	.bulk_cycles = 16,
+	.bulk_cycles = 64,
 	.bulk9_pages = (size_t)1 << 18,
-	.bulk9_cycles = 1000,
+	.bulk9_cycles = 4000,
 	.pair_pages = (size_t)1 << 18,
 	.pair_ops = (uint64_t)1 << 25,
 	.churn_pages = (size_t)1 << 18,
-	.churn_steps = (uint64_t)1 << 23,
-	.two_ops = (uint64_t)1 << 24,
+	.churn_steps = (uint64_t)1 << 24,
+	.two_ops = (uint64_t)1 << 25,
 	.near_pages = (size_t)1 << 24,
 	.near_reps_lab = 200,
 	.near_reps_base = 20,
@@ -126,8 +126,8 @@ void bench_pin(int cpu)
 	CPU_SET(cpu % (int)ncpu, &set);
 	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	if (err)
-		fprintf(stderr, "lab-bench: pthread_setaffinity_np(cpu %d): %s\n",
-			cpu, strerror(err));
+		fprintf(stderr, "lab-bench: pthread_setaffinity_np(cpu %d): %s\n", cpu,
+			strerror(err));
 }
 
 int bench_fail(const char *workload, const char *fmt, ...)
@@ -144,20 +144,18 @@ int bench_fail(const char *workload, const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: lab-bench [--runs N] [--only NAME[,NAME...]] [--quick] [--pin]\n"
-		"                 [--seed S] [--csv FILE]\n"
-		"  --runs N    measured runs per workload, median reported (default 5);\n"
-		"              one warm-up run comes first and is not counted\n"
-		"  --only L    run only these workloads (comma-separated):");
+	fprintf(f, "usage: lab-bench [--runs N] [--only NAME[,NAME...]] [--quick] [--pin]\n"
+		   "                 [--seed S] [--csv FILE]\n"
+		   "  --runs N    measured runs per workload, median reported (default 5);\n"
+		   "              one warm-up run comes first and is not counted\n"
+		   "  --only L    run only these workloads (comma-separated):");
 	for (int i = 0; i < bench_nworkloads; i++)
 		fprintf(f, " %s", bench_workloads[i].name);
-	fprintf(f,
-		"\n"
-		"  --quick     tiny sizes (a smoke test, seconds)\n"
-		"  --pin       pin each benchmark thread to a CPU (thread i to CPU i)\n"
-		"  --seed S    seed of every random choice (default 0x1ab)\n"
-		"  --csv FILE  also write the results as CSV to FILE\n");
+	fprintf(f, "\n"
+		   "  --quick     tiny sizes (a smoke test, seconds)\n"
+		   "  --pin       pin each benchmark thread to a CPU (thread i to CPU i)\n"
+		   "  --seed S    seed of every random choice (default 0x1ab)\n"
+		   "  --csv FILE  also write the results as CSV to FILE\n");
 }
 
 static bool selected(const char *name)
@@ -287,7 +285,8 @@ static void print_header(FILE *f, const char *prefix, int argc, char **argv)
 	fprintf(f, "%smachine:  %ld CPUs online (nproc), %s, Linux %s\n", prefix,
 		sysconf(_SC_NPROCESSORS_ONLN), model, u.release);
 	if (getloadavg(load, 3) == 3)
-		fprintf(f, "%sload:     %.2f %.2f %.2f (1/5/15 min average, at %s: other work on the machine skews every figure)\n",
+		fprintf(f,
+			"%sload:     %.2f %.2f %.2f (1/5/15 min average, at %s: other work on the machine skews every figure)\n",
 			prefix, load[0], load[1], load[2], prefix[0] ? "the end" : "the start");
 #if defined(__clang__)
 	fprintf(f, "%scompiler: clang %s", prefix, __clang_version__);
@@ -309,12 +308,14 @@ static void print_header(FILE *f, const char *prefix, int argc, char **argv)
 	fprintf(f, "%scommand: ", prefix);
 	for (int i = 0; i < argc; i++)
 		fprintf(f, " %s", argv[i]);
-	fprintf(f, "\n%sruns:     median of %d run%s after 1 warm-up run; seed 0x%llx; %s; %s sizes\n",
+	fprintf(f,
+		"\n%sruns:     median of %d run%s after 1 warm-up run; seed 0x%llx; %s; %s sizes\n",
 		prefix, bench_opt.runs, bench_opt.runs == 1 ? "" : "s",
 		(unsigned long long)bench_opt.seed,
 		bench_opt.pin ? "threads pinned" : "threads not pinned",
 		bench_opt.quick ? "--quick" : "full");
-	fprintf(f, "%sflags:    LAB_GFP_ATOMIC on every labyrinth call; baseline = one byte per room, shared cursor, CAS claim, no owners/orders\n",
+	fprintf(f,
+		"%sflags:    LAB_GFP_ATOMIC on every labyrinth call; baseline = one byte per room, shared cursor, CAS claim, no owners/orders\n",
 		prefix);
 }
 
@@ -332,7 +333,7 @@ static void fmt_val(char *buf, size_t len, double v)
 
 static double row_ratio(const struct row_result *r, double l, double b)
 {
-	if (isnan(l) || isnan(b) || l <= 0 || b <= 0)
+	if (isnan(l) || isnan(b) || l <= 0 || b <= 0 || !strcmp(r->unit, "share"))
 		return NAN;
 	return r->higher_better ? l / b : b / l;
 }
@@ -398,20 +399,20 @@ int main(int argc, char **argv)
 			for (int i = 0; i < wl->nrows; i++)
 				r[i].failed = true;
 		}
-		fprintf(stderr, "  %s: %.1f s%s\n", wl->name,
-			(double)(bench_now_ns() - t0) * 1e-9, failed ? " (FAILED)" : "");
+		fprintf(stderr, "  %s: %.1f s%s\n", wl->name, (double)(bench_now_ns() - t0) * 1e-9,
+			failed ? " (FAILED)" : "");
 	}
 
-	printf("\n%-20s %-8s %12s %12s %10s\n", "workload", "unit", "labyrinth",
-	       "baseline", "ratio");
+	printf("\n%-20s %-8s %12s %12s %10s\n", "workload", "unit", "labyrinth", "baseline",
+	       "ratio");
 	for (int i = 0; i < nrows; i++) {
 		const struct row_result *r = &rows[i];
 		char l[32], b[32], q[32];
 		double ml, mb;
 
 		if (r->failed) {
-			printf("%-20s %-8s %12s %12s %10s\n", r->name, r->unit, "FAILED",
-			       "FAILED", "-");
+			printf("%-20s %-8s %12s %12s %10s\n", r->name, r->unit, "FAILED", "FAILED",
+			       "-");
 			continue;
 		}
 		ml = bench_median(r->lab, r->n);
@@ -427,14 +428,13 @@ int main(int argc, char **argv)
 		if (strcmp(rows[i].unit, "x") || rows[i].failed)
 			continue;
 		printf("scaling (throughput of 2 threads / 1 thread): labyrinth %.2f, baseline %.2f\n",
-		       bench_median(rows[i].lab, rows[i].n),
-		       bench_median(rows[i].base, rows[i].n));
+		       bench_median(rows[i].lab, rows[i].n), bench_median(rows[i].base, rows[i].n));
 	}
 	printf("modes:\n");
 	for (int w = 0; w < bench_nworkloads; w++)
 		if (selected(bench_workloads[w].name))
-			printf("  %-11s %s; %s\n", bench_workloads[w].name,
-			       bench_workloads[w].what, bench_workloads[w].mode);
+			printf("  %-11s %s; %s\n", bench_workloads[w].name, bench_workloads[w].what,
+			       bench_workloads[w].mode);
 	printf("total time: %.1f s", (double)(bench_now_ns() - t_start) * 1e-9);
 	{
 		double load[3];
@@ -452,15 +452,20 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		print_header(f, "# ", argc, argv);
-		fprintf(f, "workload,unit,labyrinth_median,baseline_median,ratio,"
-			   "labyrinth_min,labyrinth_max,baseline_min,baseline_max,runs,status,mode\n");
+		fprintf(f,
+			"workload,unit,labyrinth_median,baseline_median,ratio,"
+			"labyrinth_min,labyrinth_max,baseline_min,baseline_max,runs,status,mode\n");
 		for (int i = 0; i < nrows; i++) {
 			const struct row_result *r = &rows[i];
 			double ml = bench_median(r->lab, r->n), mb = bench_median(r->base, r->n);
 
-			double v[7] = { ml, mb, row_ratio(r, ml, mb),
-					vmin(r->lab, r->n), vmax(r->lab, r->n),
-					vmin(r->base, r->n), vmax(r->base, r->n) };
+			double v[7] = { ml,
+					mb,
+					row_ratio(r, ml, mb),
+					vmin(r->lab, r->n),
+					vmax(r->lab, r->n),
+					vmin(r->base, r->n),
+					vmax(r->base, r->n) };
 
 			fprintf(f, "%s,%s", r->name, r->unit);
 			for (int k = 0; k < 7; k++) {
@@ -469,8 +474,7 @@ int main(int argc, char **argv)
 				else
 					fprintf(f, ",%.4g", v[k]);
 			}
-			fprintf(f, ",%d,%s,\"%s\"\n", r->n,
-				r->failed ? "failed" : "ok", r->mode);
+			fprintf(f, ",%d,%s,\"%s\"\n", r->n, r->failed ? "failed" : "ok", r->mode);
 		}
 		if (fclose(f)) {
 			fprintf(stderr, "lab-bench: %s: %s\n", bench_opt.csv, strerror(errno));

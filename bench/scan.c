@@ -39,8 +39,7 @@ struct scan *scan_create(size_t pages, size_t page_size, int with_memory)
 	memset(s, 0, sizeof(*s));
 	s->pages = pages;
 	s->page_shift = shift;
-	s->room = mmap(NULL, pages, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	s->room = mmap(NULL, pages, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s->room == MAP_FAILED) {
 		free(s);
 		return NULL;
@@ -72,17 +71,14 @@ void scan_destroy(struct scan *s)
 }
 
 /* Claim room i if it is free; on success move the cursor past it. */
-static inline int scan_claim(struct scan *s, _Atomic unsigned char *room,
-			     size_t n, size_t i)
+static inline int scan_claim(struct scan *s, _Atomic unsigned char *room, size_t n, size_t i)
 {
 	unsigned char zero = 0;
 
-	if (!atomic_compare_exchange_strong_explicit(&room[i], &zero, 1,
-						     memory_order_acquire,
+	if (!atomic_compare_exchange_strong_explicit(&room[i], &zero, 1, memory_order_acquire,
 						     memory_order_relaxed))
 		return 0;
-	atomic_store_explicit(&s->cursor, i + 1 == n ? 0 : i + 1,
-			      memory_order_relaxed);
+	atomic_store_explicit(&s->cursor, i + 1 == n ? 0 : i + 1, memory_order_relaxed);
 	return 1;
 }
 

@@ -44,8 +44,8 @@ static struct labyrinth *maze_new(const char *wl, size_t pages, unsigned flags)
 	cfg.flags = flags;
 	err = lab_create(&m, &cfg);
 	if (err) {
-		bench_fail(wl, "lab_create(%zu rooms) failed: %d (%s)", pages,
-			   err, lab_strerror(err));
+		bench_fail(wl, "lab_create(%zu rooms) failed: %d (%s)", pages, err,
+			   lab_strerror(err));
 		return NULL;
 	}
 	return m;
@@ -86,9 +86,8 @@ static int maze_check(const char *wl, const struct labyrinth *m)
 
 /* Allocated rooms: none NULL, all distinct blocks of 2^order rooms, block
  * aligned by index and (with memory) by address. seen has one byte per block. */
-static int check_blocks(const char *wl, const char *impl, void *h, bool lab,
-			void **p, size_t n, unsigned order, unsigned char *seen,
-			size_t nblocks)
+static int check_blocks(const char *wl, const char *impl, void *h, bool lab, void **p, size_t n,
+			unsigned order, unsigned char *seen, size_t nblocks)
 {
 	size_t i;
 
@@ -104,11 +103,11 @@ static int check_blocks(const char *wl, const char *impl, void *h, bool lab,
 			return bench_fail(wl, "%s: allocation %zu returned %p, outside the maze",
 					  impl, i, p[i]);
 		if ((size_t)idx & ((1u << order) - 1))
-			return bench_fail(wl, "%s: order-%u block at room %ld is not aligned",
-					  impl, order, idx);
+			return bench_fail(wl, "%s: order-%u block at room %ld is not aligned", impl,
+					  order, idx);
 		if ((uintptr_t)p[i] & (((uintptr_t)ROOM << order) - 1))
-			return bench_fail(wl, "%s: order-%u block %p is not address-aligned",
-					  impl, order, p[i]);
+			return bench_fail(wl, "%s: order-%u block %p is not address-aligned", impl,
+					  order, p[i]);
 		if ((size_t)idx >> order >= nblocks || seen[(size_t)idx >> order]++)
 			return bench_fail(wl, "%s: room %ld handed out twice", impl, idx);
 	}
@@ -117,11 +116,16 @@ static int check_blocks(const char *wl, const char *impl, void *h, bool lab,
 
 /* ---- timed loops --------------------------------------------------------- */
 
-static ALWAYS_INLINE void *room_alloc(void *h, bool lab, unsigned order)
+static ALWAYS_INLINE void *room_alloc_gfp(void *h, bool lab, unsigned order, lab_gfp_t gfp)
 {
 	if (lab)
-		return order ? lab_alloc_pages(h, GFP, order) : lab_alloc_page(h, GFP);
+		return order ? lab_alloc_pages(h, gfp, order) : lab_alloc_page(h, gfp);
 	return scan_alloc_page(h);
+}
+
+static ALWAYS_INLINE void *room_alloc(void *h, bool lab, unsigned order)
+{
+	return room_alloc_gfp(h, lab, order, GFP);
 }
 
 static ALWAYS_INLINE int room_free(void *h, bool lab, void *p, unsigned order)
@@ -132,8 +136,7 @@ static ALWAYS_INLINE int room_free(void *h, bool lab, void *p, unsigned order)
 }
 
 /* Allocate n blocks one by one into p[]; returns the ns taken. */
-static ALWAYS_INLINE uint64_t loop_fill(void *h, bool lab, unsigned order,
-					void **p, size_t n)
+static ALWAYS_INLINE uint64_t loop_fill(void *h, bool lab, unsigned order, void **p, size_t n)
 {
 	uint64_t t0 = bench_now_ns();
 	size_t i;
@@ -144,8 +147,8 @@ static ALWAYS_INLINE uint64_t loop_fill(void *h, bool lab, unsigned order,
 }
 
 /* Free p[0..n-1]; *err collects the OR of the results (0 when all are 0). */
-static ALWAYS_INLINE uint64_t loop_empty(void *h, bool lab, unsigned order,
-					 void **p, size_t n, int *err)
+static ALWAYS_INLINE uint64_t loop_empty(void *h, bool lab, unsigned order, void **p, size_t n,
+					 int *err)
 {
 	uint64_t t0 = bench_now_ns();
 	int e = 0;
@@ -158,15 +161,15 @@ static ALWAYS_INLINE uint64_t loop_empty(void *h, bool lab, unsigned order,
 }
 
 /* ops hot pairs: alloc one room, free it. A NULL shows up as a free error. */
-static ALWAYS_INLINE uint64_t loop_pairs(void *h, bool lab, uint64_t ops,
-					 int *err, uint64_t *acc)
+static ALWAYS_INLINE uint64_t loop_pairs(void *h, bool lab, lab_gfp_t gfp, uint64_t ops, int *err,
+					 uint64_t *acc)
 {
 	uint64_t t0 = bench_now_ns();
 	uint64_t i, a = 0;
 	int e = 0;
 
 	for (i = 0; i < ops; i++) {
-		void *p = room_alloc(h, lab, 0);
+		void *p = room_alloc_gfp(h, lab, 0, gfp);
 
 		a += (uintptr_t)p;
 		e |= room_free(h, lab, p, 0);
@@ -177,9 +180,8 @@ static ALWAYS_INLINE uint64_t loop_pairs(void *h, bool lab, uint64_t ops,
 }
 
 /* steps of: free a random held room, allocate one in its place. */
-static ALWAYS_INLINE uint64_t loop_churn(void *h, bool lab, void **held,
-					 size_t nheld, uint64_t steps,
-					 uint64_t *rng, int *err, uint64_t *nulls)
+static ALWAYS_INLINE uint64_t loop_churn(void *h, bool lab, void **held, size_t nheld,
+					 uint64_t steps, uint64_t *rng, int *err, uint64_t *nulls)
 {
 	uint64_t t0 = bench_now_ns();
 	uint64_t i, s = *rng, z = 0;
@@ -202,7 +204,7 @@ static ALWAYS_INLINE uint64_t loop_churn(void *h, bool lab, void **held,
 
 /* The design note's pair: allocpage_gfp_atomic_exclusive and
  * dealloc_labyrinth_page_exclusive (which panics on misuse). */
-static NOINLINE uint64_t pairs_lab_excl(void *h, uint64_t ops, uint64_t *acc)
+static NOINLINE uint64_t pairs_lab_note(void *h, uint64_t ops, uint64_t *acc)
 {
 	uint64_t t0 = bench_now_ns();
 	uint64_t i, a = 0;
@@ -239,22 +241,27 @@ static NOINLINE uint64_t empty_base(void *h, void **p, size_t n, int *err)
 
 static NOINLINE uint64_t pairs_lab(void *h, uint64_t ops, int *err, uint64_t *acc)
 {
-	return loop_pairs(h, true, ops, err, acc);
+	return loop_pairs(h, true, GFP, ops, err, acc);
+}
+
+static NOINLINE uint64_t pairs_lab_excl(void *h, uint64_t ops, int *err, uint64_t *acc)
+{
+	return loop_pairs(h, true, GFP | LAB_GFP_EXCLUSIVE, ops, err, acc);
 }
 
 static NOINLINE uint64_t pairs_base(void *h, uint64_t ops, int *err, uint64_t *acc)
 {
-	return loop_pairs(h, false, ops, err, acc);
+	return loop_pairs(h, false, 0, ops, err, acc);
 }
 
-static NOINLINE uint64_t churn_lab(void *h, void **held, size_t n, uint64_t steps,
-				   uint64_t *rng, int *err, uint64_t *nulls)
+static NOINLINE uint64_t churn_lab(void *h, void **held, size_t n, uint64_t steps, uint64_t *rng,
+				   int *err, uint64_t *nulls)
 {
 	return loop_churn(h, true, held, n, steps, rng, err, nulls);
 }
 
-static NOINLINE uint64_t churn_base(void *h, void **held, size_t n, uint64_t steps,
-				    uint64_t *rng, int *err, uint64_t *nulls)
+static NOINLINE uint64_t churn_base(void *h, void **held, size_t n, uint64_t steps, uint64_t *rng,
+				    int *err, uint64_t *nulls)
 {
 	return loop_churn(h, false, held, n, steps, rng, err, nulls);
 }
@@ -272,8 +279,7 @@ struct bulk_state {
 	int cycles;
 };
 
-static int bulk_setup_common(void **state, const char *wl, unsigned order,
-			     size_t pages, int cycles)
+static int bulk_setup_common(void **state, const char *wl, unsigned order, size_t pages, int cycles)
 {
 	struct bulk_state *st = calloc(1, sizeof(*st));
 
@@ -296,8 +302,7 @@ static int bulk_setup_common(void **state, const char *wl, unsigned order,
 
 static int bulk0_setup(void **state)
 {
-	return bulk_setup_common(state, "bulk0", 0, bench_size.bulk_pages,
-				 bench_size.bulk_cycles);
+	return bulk_setup_common(state, "bulk0", 0, bench_size.bulk_pages, bench_size.bulk_cycles);
 }
 
 static int bulk9_setup(void **state)
@@ -321,8 +326,8 @@ static void bulk_teardown(void *state)
 }
 
 /* One implementation, all cycles: fill, check (untimed), empty. */
-static int bulk_side(struct bulk_state *st, bool lab, uint64_t *t_alloc,
-		     uint64_t *t_free, uint64_t *ops)
+static int bulk_side(struct bulk_state *st, bool lab, uint64_t *t_alloc, uint64_t *t_free,
+		     uint64_t *ops)
 {
 	const char *impl = lab ? "labyrinth" : "baseline";
 	void *h = lab ? (void *)st->m : (void *)st->s;
@@ -332,10 +337,10 @@ static int bulk_side(struct bulk_state *st, bool lab, uint64_t *t_alloc,
 	for (c = 0; c < st->cycles; c++) {
 		void *extra;
 
-		*t_alloc += lab ? fill_lab(h, st->order, st->p, st->blocks)
-				: fill_base(h, st->p, st->blocks);
-		if (check_blocks(st->wl, impl, h, lab, st->p, st->blocks,
-				 st->order, st->seen, st->blocks))
+		*t_alloc += lab ? fill_lab(h, st->order, st->p, st->blocks) :
+				  fill_base(h, st->p, st->blocks);
+		if (check_blocks(st->wl, impl, h, lab, st->p, st->blocks, st->order, st->seen,
+				 st->blocks))
 			return -1;
 		*ops += st->blocks;
 		/* The maze is full now: one more must fail. */
@@ -345,8 +350,8 @@ static int bulk_side(struct bulk_state *st, bool lab, uint64_t *t_alloc,
 			return bench_fail(st->wl, "%s: allocation %zu succeeded in a full maze",
 					  impl, st->blocks + 1);
 		}
-		*t_free += lab ? empty_lab(h, st->order, st->p, st->blocks, &err)
-			       : empty_base(h, st->p, st->blocks, &err);
+		*t_free += lab ? empty_lab(h, st->order, st->p, st->blocks, &err) :
+				 empty_base(h, st->p, st->blocks, &err);
 		if (err)
 			return bench_fail(st->wl, "%s: a free returned an error (OR of results %d)",
 					  impl, err);
@@ -369,7 +374,8 @@ static int bulk_run(void *state, int run, struct bench_sample *out)
 			return -1;
 		lab_stats(st->m, &sb);
 		if (sb.free != sb.pages)
-			return bench_fail(st->wl, "labyrinth: %zu of %zu rooms free after freeing all",
+			return bench_fail(st->wl,
+					  "labyrinth: %zu of %zu rooms free after freeing all",
 					  sb.free, sb.pages);
 	}
 	out[0].lab = (double)la / (double)lops;
@@ -426,11 +432,12 @@ static void pair_teardown(void *state)
 static int pair_run(void *state, int run, struct bench_sample *out)
 {
 	struct pair_state *st = state;
-	uint64_t ops = bench_size.pair_ops, acc = 0, tl, tx, tb;
+	uint64_t ops = bench_size.pair_ops, acc = 0, tl, tx, tn, tb;
 	int el = 0, eb = 0;
 
 	tl = pairs_lab(st->m, ops, &el, &acc);
-	tx = pairs_lab_excl(st->m, ops, &acc);
+	tx = pairs_lab_excl(st->m, ops, &el, &acc);
+	tn = pairs_lab_note(st->m, ops, &acc);
 	tb = pairs_base(st->s, ops, &eb, &acc);
 	bench_sink += acc;
 	if (el || eb)
@@ -443,6 +450,8 @@ static int pair_run(void *state, int run, struct bench_sample *out)
 	/* Same baseline figure: the scan has no exclusive variant. */
 	out[1].lab = (double)tx / (double)ops;
 	out[1].base = out[0].base;
+	out[2].lab = (double)tn / (double)ops;
+	out[2].base = out[0].base;
 	return 0;
 }
 
@@ -536,10 +545,12 @@ static int churn_run(void *state, int run, struct bench_sample *out)
 	tb = churn_base(st->s, st->bheld, st->nheld, steps, &rb, &eb, &nb);
 	bench_sink += (uintptr_t)st->lheld[0] + (uintptr_t)st->bheld[0];
 	if (el || nl)
-		return bench_fail("churn50", "labyrinth: %llu allocations returned NULL, free error OR %d",
+		return bench_fail("churn50",
+				  "labyrinth: %llu allocations returned NULL, free error OR %d",
 				  (unsigned long long)nl, el);
 	if (eb || nb)
-		return bench_fail("churn50", "baseline: %llu allocations returned NULL, free error OR %d",
+		return bench_fail("churn50",
+				  "baseline: %llu allocations returned NULL, free error OR %d",
 				  (unsigned long long)nb, eb);
 	if (run < 0) {
 		struct lab_stats sb;
@@ -564,9 +575,17 @@ struct two_arg {
 	int cpu;
 	uint64_t ops;
 	pthread_barrier_t *bar;
-	uint64_t t0, t1, acc;
+	uint64_t t0, t1, cpu_ns, acc;
 	int err;
 };
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void *two_thread(void *p)
 {
@@ -575,19 +594,24 @@ static void *two_thread(void *p)
 
 	bench_pin(a->cpu);
 	pthread_barrier_wait(a->bar);
+	a->cpu_ns = thread_cpu_ns();
 	a->t0 = bench_now_ns();
 	if (a->lab)
 		pairs_lab(a->h, a->ops, &a->err, &acc);
 	else
 		pairs_base(a->h, a->ops, &a->err, &acc);
 	a->t1 = bench_now_ns();
+	a->cpu_ns = thread_cpu_ns() - a->cpu_ns;
 	a->acc = acc;
 	return NULL;
 }
 
-/* Wall time from the first thread's start to the last one's end, or 0. */
-static uint64_t two_side(void *h, bool lab, int nthreads, uint64_t ops, int *err)
+/* Wall time from the first thread's start to the last one's end. *share
+ * gets the CPU time the threads had over nthreads * wall: near 1 when each
+ * thread had a CPU to itself all along, lower when other work ran. */
+static uint64_t two_side(void *h, bool lab, int nthreads, uint64_t ops, int *err, double *share)
 {
+	uint64_t cpu = 0;
 	struct two_arg a[2];
 	pthread_t th[2];
 	pthread_barrier_t bar;
@@ -616,9 +640,11 @@ static uint64_t two_side(void *h, bool lab, int nthreads, uint64_t ops, int *err
 		t0 = a[i].t0 < t0 ? a[i].t0 : t0;
 		t1 = a[i].t1 > t1 ? a[i].t1 : t1;
 		*err |= a[i].err;
+		cpu += a[i].cpu_ns;
 		bench_sink += a[i].acc;
 	}
 	pthread_barrier_destroy(&bar);
+	*share = t1 > t0 ? (double)cpu / ((double)nthreads * (double)(t1 - t0)) : 0;
 	return t1 - t0;
 }
 
@@ -632,12 +658,13 @@ static int two_run(void *state, int run, struct bench_sample *out)
 	struct pair_state *st = state;
 	uint64_t ops = bench_size.two_ops;
 	uint64_t l1, l2, b1, b2;
+	double sl1, sl2, sb1, sb2;
 	int el = 0, eb = 0;
 
-	l1 = two_side(st->m, true, 1, ops, &el);
-	l2 = two_side(st->m, true, 2, ops, &el);
-	b1 = two_side(st->s, false, 1, ops, &eb);
-	b2 = two_side(st->s, false, 2, ops, &eb);
+	l1 = two_side(st->m, true, 1, ops, &el, &sl1);
+	l2 = two_side(st->m, true, 2, ops, &el, &sl2);
+	b1 = two_side(st->s, false, 1, ops, &eb, &sb1);
+	b2 = two_side(st->s, false, 2, ops, &eb, &sb2);
 	if (el || eb)
 		return bench_fail("twothreads", "%s: a free returned an error (OR %d)",
 				  el ? "labyrinth" : "baseline", el ? el : eb);
@@ -648,8 +675,10 @@ static int two_run(void *state, int run, struct bench_sample *out)
 			return -1;
 		lab_stats(st->m, &sb);
 		if (sb.free != sb.pages)
-			return bench_fail("twothreads", "labyrinth: %zu of %zu rooms free after the threads exited",
-					  sb.free, sb.pages);
+			return bench_fail(
+				"twothreads",
+				"labyrinth: %zu of %zu rooms free after the threads exited",
+				sb.free, sb.pages);
 	}
 	out[0].lab = (double)l1 / (double)ops;
 	out[0].base = (double)b1 / (double)ops;
@@ -658,6 +687,14 @@ static int two_run(void *state, int run, struct bench_sample *out)
 	/* Throughput of two threads over that of one. */
 	out[2].lab = 2.0 * (double)l1 / (double)l2;
 	out[2].base = 2.0 * (double)b1 / (double)b2;
+	/* How much of the two CPUs the two threads really had. */
+	out[3].lab = sl2 < sl1 ? sl2 : sl1;
+	out[3].base = sb2 < sb1 ? sb2 : sb1;
+	if (out[3].lab < 0.9 || out[3].base < 0.9)
+		fprintf(stderr,
+			"  twothreads: run %d: the threads had %.0f%% (labyrinth) and %.0f%% "
+			"(baseline) of their CPUs; below 90%%, other work ran and the scaling is not meaningful\n",
+			run, 100 * out[3].lab, 100 * out[3].base);
 	return 0;
 }
 
@@ -681,8 +718,8 @@ static int near_setup(void **state)
 		return bench_fail("nearfull", "out of memory");
 	*state = st;
 	st->n = n;
-	reps = bench_size.near_reps_lab > bench_size.near_reps_base
-		       ? bench_size.near_reps_lab : bench_size.near_reps_base;
+	reps = bench_size.near_reps_lab > bench_size.near_reps_base ? bench_size.near_reps_lab :
+								      bench_size.near_reps_base;
 	st->sample = touched("nearfull", (size_t)reps * sizeof(double));
 	st->m = maze_new("nearfull", n, LAB_NO_MEMORY);
 	st->s = scan_new("nearfull", n, 0);
@@ -701,9 +738,10 @@ static int near_setup(void **state)
 	tb = bench_now_ns() - t0;
 	if (got != n)
 		return bench_fail("nearfull", "baseline: filled %zu of %zu rooms", got, n);
-	fprintf(stderr, "  nearfull: filled %zu rooms (untimed set-up): labyrinth %.2f s (%.1f ns/op), baseline %.2f s (%.1f ns/op)\n",
-		n, (double)tl * 1e-9, (double)tl / (double)n,
-		(double)tb * 1e-9, (double)tb / (double)n);
+	fprintf(stderr,
+		"  nearfull: filled %zu rooms (untimed set-up): labyrinth %.2f s (%.1f ns/op), baseline %.2f s (%.1f ns/op)\n",
+		n, (double)tl * 1e-9, (double)tl / (double)n, (double)tb * 1e-9,
+		(double)tb / (double)n);
 	return maze_check("nearfull", st->m);
 }
 
@@ -776,33 +814,71 @@ static int near_run(void *state, int run, struct bench_sample *out)
 /* ---- the table ----------------------------------------------------------- */
 
 const struct bench_workload bench_workloads[] = {
-	{ "bulk0", MODE_MEMORY,
+	{ "bulk0",
+	  MODE_MEMORY,
 	  "allocate every room of the maze one by one (order 0), then free them all",
-	  2, { "bulk0_alloc", "bulk0_free" }, { "ns/op", "ns/op" }, { false, false },
-	  bulk0_setup, bulk_run, bulk_teardown },
-	{ "bulk9", MODE_MEMORY,
+	  2,
+	  { "bulk0_alloc", "bulk0_free" },
+	  { "ns/op", "ns/op" },
+	  { false, false },
+	  bulk0_setup,
+	  bulk_run,
+	  bulk_teardown },
+	{ "bulk9",
+	  MODE_MEMORY,
 	  "allocate every order-9 block (2 MiB) of the maze, then free them all",
-	  2, { "bulk9_alloc", "bulk9_free" }, { "ns/op", "ns/op" }, { false, false },
-	  bulk9_setup, bulk_run, bulk_teardown },
-	{ "pair", MODE_MEMORY,
+	  2,
+	  { "bulk9_alloc", "bulk9_free" },
+	  { "ns/op", "ns/op" },
+	  { false, false },
+	  bulk9_setup,
+	  bulk_run,
+	  bulk_teardown },
+	{ "pair",
+	  MODE_MEMORY,
 	  "hot pair: allocate one order-0 room and free it, repeated (ns per pair); "
-	  "pair_excl: the same through allocpage_gfp_atomic_exclusive/dealloc_labyrinth_page_exclusive "
-	  "(ATOMIC|EXCLUSIVE), against the same baseline figure",
-	  2, { "pair", "pair_excl" }, { "ns/pair", "ns/pair" }, { false, false },
-	  pair_setup, pair_run, pair_teardown },
-	{ "churn50", MODE_MEMORY,
+	  "pair_excl: lab_alloc_page(ATOMIC|EXCLUSIVE)/lab_free_page; "
+	  "pair_note: allocpage_gfp_atomic_exclusive/dealloc_labyrinth_page_exclusive; "
+	  "both against the same baseline figure",
+	  3,
+	  { "pair", "pair_excl", "pair_note" },
+	  { "ns/pair", "ns/pair", "ns/pair" },
+	  { false, false, false },
+	  pair_setup,
+	  pair_run,
+	  pair_teardown },
+	{ "churn50",
+	  MODE_MEMORY,
 	  "maze half full of random rooms; step = free a random held room, allocate one",
-	  1, { "churn50" }, { "ns/step" }, { false },
-	  churn_setup, churn_run, churn_teardown },
-	{ "twothreads", MODE_MEMORY,
-	  "hot pairs in 1 thread, then in 2 threads at once on one maze (ns per pair per thread)",
-	  3, { "twothreads_1t", "twothreads_2t", "twothreads_scaling" },
-	  { "ns/pair", "ns/pair", "x" }, { false, false, true },
-	  two_setup, two_run, pair_teardown },
-	{ "nearfull", MODE_INDEX,
+	  1,
+	  { "churn50" },
+	  { "ns/step" },
+	  { false },
+	  churn_setup,
+	  churn_run,
+	  churn_teardown },
+	{ "twothreads",
+	  MODE_MEMORY,
+	  "hot pairs in 1 thread, then in 2 threads at once on one maze (ns per pair per thread); "
+	  "scaling = throughput of 2 threads / 1; cpu = share of its CPU each thread really had "
+	  "(below 0.9: other work ran and the scaling is not meaningful)",
+	  4,
+	  { "twothreads_1t", "twothreads_2t", "twothreads_scaling", "twothreads_cpu" },
+	  { "ns/pair", "ns/pair", "x", "share" },
+	  { false, false, true, true },
+	  two_setup,
+	  two_run,
+	  pair_teardown },
+	{ "nearfull",
+	  MODE_INDEX,
 	  "every room allocated but one random room: allocate it (median per allocation)",
-	  1, { "nearfull" }, { "us/op" }, { false },
-	  near_setup, near_run, near_teardown },
+	  1,
+	  { "nearfull" },
+	  { "us/op" },
+	  { false },
+	  near_setup,
+	  near_run,
+	  near_teardown },
 };
 
 const int bench_nworkloads = (int)(sizeof(bench_workloads) / sizeof(bench_workloads[0]));

@@ -36,13 +36,13 @@ typedef uint32_t lab_owner_t; /* the owner's Linux thread id (gettid); 0 = no ow
 
 /* Allocation flags; combine with |. A gfp with none of ATOMIC, NOWAIT and
  * KERNEL behaves as NOWAIT. Unknown bits fail the call. */
-#define LAB_GFP_ATOMIC 0x01u    /* never waits; may take rooms from the reserve */
-#define LAB_GFP_NOWAIT 0x02u    /* never waits; may not touch the reserve */
-#define LAB_GFP_KERNEL 0x04u    /* may wait until enough rooms are free; never from a signal handler */
-#define LAB_GFP_ZERO 0x08u      /* the block is zero-filled (ignored by index-only mazes) */
+#define LAB_GFP_ATOMIC 0x01u /* never waits; may take rooms from the reserve */
+#define LAB_GFP_NOWAIT 0x02u /* never waits; may not touch the reserve */
+#define LAB_GFP_KERNEL 0x04u /* may wait until enough rooms are free; never from a signal handler */
+#define LAB_GFP_ZERO 0x08u   /* the block is zero-filled (ignored by index-only mazes) */
 #define LAB_GFP_EXCLUSIVE 0x10u /* only the owner thread may free it (or give it away) */
-#define LAB_GFP_NOFAIL 0x20u    /* never returns NULL: waits with KERNEL, panics otherwise */
-#define LAB_GFP_ALL 0x3fu       /* every defined bit */
+#define LAB_GFP_NOFAIL 0x20u	/* never returns NULL: waits with KERNEL, panics otherwise */
+#define LAB_GFP_ALL 0x3fu	/* every defined bit */
 
 #define LAB_MAX_ORDER 10u /* largest order: 2^10 rooms per block */
 
@@ -50,27 +50,27 @@ typedef uint32_t lab_owner_t; /* the owner's Linux thread id (gettid); 0 = no ow
 #define LAB_NO_MEMORY 0x1u /* rooms are indices only (physical frame numbers) */
 #define LAB_HUGETLB 0x2u   /* try MAP_HUGETLB for the room memory; falls back quietly */
 
-struct lab_config {     /* zero-initialise it; zero fields take defaults */
-	size_t page_size; /* bytes per room: a power of two >= 4096; 0 = 4096 */
-	size_t pages;     /* number of rooms, >= 1 */
-	size_t reserve;   /* rooms that only LAB_GFP_ATOMIC may take; 0 = none */
-	void *memory;     /* caller's region of pages*page_size bytes, page_size aligned;
+struct lab_config {	       /* zero-initialise it; zero fields take defaults */
+	size_t page_size;      /* bytes per room: a power of two >= 4096; 0 = 4096 */
+	size_t pages;	       /* number of rooms, >= 1 */
+	size_t reserve;	       /* rooms that only LAB_GFP_ATOMIC may take; 0 = none */
+	void *memory;	       /* caller's region of pages*page_size bytes, page_size aligned;
 			     NULL = the maze maps its own (lazily, address space only) */
-	unsigned flags;   /* LAB_NO_MEMORY, LAB_HUGETLB */
+	unsigned flags;	       /* LAB_NO_MEMORY, LAB_HUGETLB */
 	unsigned reserved_[7]; /* room for more fields later; keep zero */
 };
 
 struct lab_stats {
-	size_t pages;       /* rooms in the maze */
-	size_t free;        /* free rooms, those parked in thread caches included */
-	size_t reserve;     /* rooms only LAB_GFP_ATOMIC may take */
-	size_t page_size;   /* bytes per room */
-	size_t cached;      /* of the free rooms, those parked in thread caches */
-	size_t huge_free;   /* whole free rows of 512 rooms (order-9 blocks available) */
-	size_t rows;        /* rows of up to 512 rooms */
-	size_t max_order;   /* largest order this maze can hold */
-	size_t waiters;     /* threads sleeping in LAB_GFP_KERNEL */
-	size_t meta_bytes;  /* bytes of metadata, fixed parts included */
+	size_t pages;		   /* rooms in the maze */
+	size_t free;		   /* free rooms, those parked in thread caches included */
+	size_t reserve;		   /* rooms only LAB_GFP_ATOMIC may take */
+	size_t page_size;	   /* bytes per room */
+	size_t cached;		   /* of the free rooms, those parked in thread caches */
+	size_t huge_free;	   /* whole free rows of 512 rooms (order-9 blocks available) */
+	size_t rows;		   /* rows of up to 512 rooms */
+	size_t max_order;	   /* largest order this maze can hold */
+	size_t waiters;		   /* threads sleeping in LAB_GFP_KERNEL */
+	size_t meta_bytes;	   /* bytes of metadata, fixed parts included */
 	size_t meta_bits_per_room; /* metadata bits per room without the fixed
 				      parts (header, thread caches), rounded up */
 };

@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define LAB_WAIT_NS 2000000u /* a KERNEL waiter re-checks at least this often */
-#define LAB_GFP_FAST (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT | LAB_GFP_KERNEL | LAB_GFP_EXCLUSIVE)
+#define LAB_WAIT_NS 2000000u	 /* a KERNEL waiter re-checks at least this often */
+#define LAB_GFP_FAST LAB_GFP_ALL /* ZERO after, NOFAIL only on failure */
 
 static long wait_alloc(struct labyrinth *m, int slot, unsigned order, uint32_t ow)
 {
@@ -41,7 +41,7 @@ static inline void lab_wake(struct labyrinth *m)
 
 static _Noreturn void panic_oom(unsigned order, lab_gfp_t gfp)
 {
-	struct lab_buf b = {.n = 0};
+	struct lab_buf b = { .n = 0 };
 	if (gfp == (LAB_GFP_ATOMIC | LAB_GFP_EXCLUSIVE | LAB_GFP_NOFAIL) && order == 0)
 		lab_buf_s(&b, "Labyrinth allocpage exclusive failed: out of memory (order ");
 	else
@@ -83,7 +83,8 @@ LAB_INLINE long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 		uint32_t tid = lab_tid();
 		int slot = lab_slot_of(m);
 		if (LAB_LIKELY(slot >= 0))
-			idx = lab_fast_alloc0(&m->v, slot, lab_ow_make(tid, 0, gfp & LAB_GFP_EXCLUSIVE));
+			idx = lab_fast_alloc0(&m->v, slot,
+					      lab_ow_make(tid, 0, gfp & LAB_GFP_EXCLUSIVE));
 	}
 	if (LAB_UNLIKELY(idx < 0))
 		idx = alloc_slow(m, gfp, order);
@@ -131,7 +132,8 @@ LAB_INLINE int free_index(struct labyrinth *m, size_t idx, unsigned order)
 	uint32_t tid = lab_tid();
 	int slot = lab_slot_of(m);
 	int err;
-	if (LAB_LIKELY(order == 0 && slot >= 0) && LAB_LIKELY(!lab_fast_free0(&m->v, slot, idx, tid)))
+	if (LAB_LIKELY(order == 0 && slot >= 0) &&
+	    LAB_LIKELY(!lab_fast_free0(&m->v, slot, idx, tid)))
 		err = 0;
 	else
 		err = lab_core_free(&m->v, slot, idx, order, tid);
@@ -198,7 +200,8 @@ void *allocpage_gfp_atomic_exclusive(struct labyrinth *m)
 {
 	if (!lab_live(m) || !m->base)
 		lab_panic("Labyrinth allocpage exclusive failed: not a live maze with memory");
-	return lab_alloc_pages(m, LAB_GFP_ATOMIC | LAB_GFP_EXCLUSIVE | LAB_GFP_NOFAIL, 0);
+	long idx = alloc_index(m, LAB_GFP_ATOMIC | LAB_GFP_EXCLUSIVE | LAB_GFP_NOFAIL, 0);
+	return m->base + ((size_t)idx << m->page_shift); /* NOFAIL: idx >= 0 */
 }
 
 const char *lab_free_misuse(int err)
@@ -219,9 +222,13 @@ const char *lab_free_misuse(int err)
 
 void dealloc_labyrinth_page_exclusive(struct labyrinth *m, void *page)
 {
-	int err = lab_free_pages(m, page, 0);
+	int err = -EINVAL;
+	if (LAB_LIKELY(lab_live(m) && m->base)) {
+		long idx = page_to_index(m, page);
+		err = idx < 0 ? (int)idx : free_index(m, (size_t)idx, 0);
+	}
 	if (LAB_UNLIKELY(err)) {
-		struct lab_buf b = {.n = 0};
+		struct lab_buf b = { .n = 0 };
 		lab_buf_s(&b, "Labyrinth dealloc exclusive failed: ");
 		lab_buf_s(&b, lab_free_misuse(err));
 		lab_buf_s(&b, " (page 0x");

@@ -11,25 +11,25 @@
 
 #define LAB_MAZE_MAGIC 0x6d617a652d6c6162ULL /* live handle */
 #define LAB_MAZE_DEAD 0xdeadbeefdead0abcULL  /* destroyed handle */
-#define LAB_LIVE_MAX 1024u                   /* handles in the static pool */
-#define LAB_TLS_MAZES 4u                     /* mazes a thread caches at once */
+#define LAB_LIVE_MAX 1024u		     /* handles in the static pool */
+#define LAB_TLS_MAZES 4u		     /* mazes a thread caches at once */
 
 /* A maze handle: process-local; the metadata it views is position-
  * independent. Immutable between lab_create and lab_destroy. */
 struct labyrinth {
 	_Atomic(uint64_t) magic; /* LAB_MAZE_MAGIC; LAB_MAZE_DEAD after destroy */
-	uint64_t uid;            /* unique per process, never reused */
+	uint64_t uid;		 /* unique per process, never reused */
 	struct lab_view v;
-	char *base;              /* room memory; NULL when index-only */
+	char *base; /* room memory; NULL when index-only */
 	size_t page_size;
-	size_t span;             /* pages * page_size */
+	size_t span; /* pages * page_size */
 	unsigned page_shift;
 	unsigned flags;
 	void *meta;
 	size_t meta_len;
-	void *map;               /* room memory we mapped (NULL: caller's or none) */
+	void *map; /* room memory we mapped (NULL: caller's or none) */
 	size_t map_len;
-	int reg;                 /* index in the handle pool, -1 if malloc'd */
+	int reg; /* index in the handle pool, -1 if malloc'd */
 };
 
 static inline bool lab_live(const struct labyrinth *m)

@@ -36,7 +36,7 @@ struct labyrinth *lab_default(void)
 	int st = 0;
 	if (atomic_compare_exchange_strong_explicit(&default_state, &st, 1, memory_order_acq_rel,
 						    memory_order_acquire)) {
-		struct lab_config cfg = {.page_size = 4096, .pages = default_pages()};
+		struct lab_config cfg = { .page_size = 4096, .pages = default_pages() };
 		struct labyrinth *made = NULL;
 		if (lab_create(&made, &cfg) != 0)
 			made = NULL;
@@ -75,7 +75,7 @@ void lab_linux_free_pages(struct page *page, unsigned order)
 	struct labyrinth *m = lab_default();
 	int err = m ? lab_free_pages(m, page, order) : -EINVAL;
 	if (LAB_UNLIKELY(err)) {
-		struct lab_buf b = {.n = 0};
+		struct lab_buf b = { .n = 0 };
 		lab_buf_s(&b, "Labyrinth __free_pages failed: ");
 		lab_buf_s(&b, lab_free_misuse(err));
 		lab_buf_s(&b, " (page 0x");

@@ -12,8 +12,8 @@
 #include <string.h>
 
 _Static_assert(LAB_EPERM == EPERM && LAB_ENOENT == ENOENT && LAB_ENOMEM == ENOMEM &&
-		       LAB_EFAULT == EFAULT && LAB_EINVAL == EINVAL &&
-		       LAB_EOVERFLOW == EOVERFLOW && LAB_EUCLEAN == EUCLEAN,
+		       LAB_EFAULT == EFAULT && LAB_EINVAL == EINVAL && LAB_EOVERFLOW == EOVERFLOW &&
+		       LAB_EUCLEAN == EUCLEAN,
 	       "the core's errno values are Linux's");
 
 static struct labyrinth lab_pool[LAB_LIVE_MAX];
@@ -109,8 +109,8 @@ int lab_create(struct labyrinth **out, const struct lab_config *cfg)
 	if (!m)
 		return -ENOMEM;
 	/* small metadata is faulted in now, so first use costs no faults */
-	m->meta = meta_len <= (256u << 20) ? lab_os_map_populated(meta_len)
-					   : lab_os_map(meta_len, 4096, 0);
+	m->meta = meta_len <= (256u << 20) ? lab_os_map_populated(meta_len) :
+					     lab_os_map(meta_len, 4096, 0);
 	if (!m->meta) {
 		handle_put(m);
 		return -ENOMEM;

@@ -16,7 +16,10 @@
 #include <string.h>
 
 typedef void (*harness_fn)(void);
-static struct { const char *name; harness_fn fn; } harness_tests[128];
+static struct {
+	const char *name;
+	harness_fn fn;
+} harness_tests[128];
 static int harness_ntests;
 static atomic_int harness_fails; /* failures in the running test */
 static jmp_buf harness_jmp;
@@ -31,16 +34,16 @@ static void harness_register(const char *name, harness_fn fn)
 	harness_tests[harness_ntests++].fn = fn;
 }
 
-#define TEST(name)                                                              \
-	static void test_##name(void);                                          \
-	__attribute__((constructor)) static void harness_reg_##name(void)       \
-	{                                                                       \
-		harness_register(#name, test_##name);                           \
-	}                                                                       \
+#define TEST(name)                                                                                 \
+	static void test_##name(void);                                                             \
+	__attribute__((constructor)) static void harness_reg_##name(void)                          \
+	{                                                                                          \
+		harness_register(#name, test_##name);                                              \
+	}                                                                                          \
 	static void test_##name(void)
 
 __attribute__((format(printf, 3, 4))) static void harness_fail(const char *file, int line,
-							      const char *fmt, ...)
+							       const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -51,20 +54,31 @@ __attribute__((format(printf, 3, 4))) static void harness_fail(const char *file,
 	atomic_fetch_add(&harness_fails, 1);
 }
 
-#define CHECK(c) \
-	do { if (!(c)) harness_fail(__FILE__, __LINE__, "%s", #c); } while (0)
-#define CHECK_EQ(a, b)                                                             \
-	do {                                                                       \
-		long long ha_ = (long long)(a), hb_ = (long long)(b);              \
-		if (ha_ != hb_)                                                    \
-			harness_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", \
-				     #a, #b, ha_, hb_);                            \
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			harness_fail(__FILE__, __LINE__, "%s", #c);                                \
 	} while (0)
-#define CHECK_MSG(c, ...) \
-	do { if (!(c)) harness_fail(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		long long ha_ = (long long)(a), hb_ = (long long)(b);                              \
+		if (ha_ != hb_)                                                                    \
+			harness_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, ha_,    \
+				     hb_);                                                         \
+	} while (0)
+#define CHECK_MSG(c, ...)                                                                          \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			harness_fail(__FILE__, __LINE__, __VA_ARGS__);                             \
+	} while (0)
 /* Stop the current test: main thread, test body or its helpers only. */
-#define REQUIRE(c) \
-	do { if (!(c)) { harness_fail(__FILE__, __LINE__, "required: %s", #c); longjmp(harness_jmp, 1); } } while (0)
+#define REQUIRE(c)                                                                                 \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			harness_fail(__FILE__, __LINE__, "required: %s", #c);                      \
+			longjmp(harness_jmp, 1);                                                   \
+		}                                                                                  \
+	} while (0)
 
 /* Iteration count divided by LAB_TEST_SCALE (sanitizer runs set 4); >= 1. */
 __attribute__((unused)) static unsigned long harness_scale(unsigned long n)

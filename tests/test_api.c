@@ -24,7 +24,7 @@ static lab_owner_t tid(void)
 
 static struct labyrinth *mk(size_t page_size, size_t pages, size_t reserve, unsigned flags)
 {
-	struct lab_config cfg = {0};
+	struct lab_config cfg = { 0 };
 	struct labyrinth *m = NULL;
 	cfg.page_size = page_size;
 	cfg.pages = pages;
@@ -55,17 +55,17 @@ static void valid(const struct labyrinth *m, int line)
 #define VALID(m) valid((m), __LINE__)
 
 /* After an error: the free count is what it was and the invariants hold. */
-#define UNCHANGED(m, before)                 \
-	do {                                 \
-		CHECK_EQ(nfree(m), (before)); \
-		VALID(m);                    \
+#define UNCHANGED(m, before)                                                                       \
+	do {                                                                                       \
+		CHECK_EQ(nfree(m), (before));                                                      \
+		VALID(m);                                                                          \
 	} while (0)
 
 /* ---------------------------------------------------------------- config */
 
 static int try_create(size_t page_size, size_t pages, size_t reserve, void *memory, unsigned flags)
 {
-	struct lab_config cfg = {0};
+	struct lab_config cfg = { 0 };
 	struct labyrinth *m = NULL;
 	cfg.page_size = page_size;
 	cfg.pages = pages;
@@ -124,7 +124,8 @@ TEST(config_overflow)
 TEST(config_caller_memory)
 {
 	size_t ps = 4096, n = 32;
-	char *mem = mmap(NULL, (n + 1) * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *mem = mmap(NULL, (n + 1) * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
 	REQUIRE(mem != MAP_FAILED);
 	CHECK_EQ(try_create(ps, n, 0, mem + 1, 0), -EINVAL);
 	CHECK_EQ(try_create(ps, n, 0, mem + 64, 0), -EINVAL);
@@ -133,7 +134,7 @@ TEST(config_caller_memory)
 	char *mem8 = ((uintptr_t)mem & 8191) ? mem : mem + 4096;
 	CHECK_EQ(try_create(8192, n / 2, 0, mem8, 0), -EINVAL);
 
-	struct lab_config cfg = {0};
+	struct lab_config cfg = { 0 };
 	struct labyrinth *m = NULL;
 	cfg.page_size = ps;
 	cfg.pages = n;
@@ -178,10 +179,18 @@ static void *call_thread(void *arg)
 	struct thread_call *c = arg;
 	c->self = lab_self();
 	switch (c->op) {
-	case 0: c->rc = lab_free_pages(c->m, c->page, c->order); break;
-	case 1: c->rc = lab_free_index(c->m, c->index, c->order); break;
-	case 2: c->rc = lab_page_give(c->m, c->page, c->to); break;
-	case 3: c->rc = lab_index_give(c->m, c->index, c->to); break;
+	case 0:
+		c->rc = lab_free_pages(c->m, c->page, c->order);
+		break;
+	case 1:
+		c->rc = lab_free_index(c->m, c->index, c->order);
+		break;
+	case 2:
+		c->rc = lab_page_give(c->m, c->page, c->to);
+		break;
+	case 3:
+		c->rc = lab_index_give(c->m, c->index, c->to);
+		break;
 	}
 	return NULL;
 }
@@ -196,7 +205,7 @@ static int in_thread(struct thread_call *c)
 
 static int free_in_thread(struct labyrinth *m, void *page, unsigned order)
 {
-	struct thread_call c = {.m = m, .page = page, .order = order, .op = 0};
+	struct thread_call c = { .m = m, .page = page, .order = order, .op = 0 };
 	return in_thread(&c);
 }
 
@@ -218,8 +227,8 @@ TEST(free_efault)
 	CHECK_EQ(lab_free_page(m, NULL), -EFAULT);
 	char *base = lab_index_page(m, 0);
 	REQUIRE(base);
-	CHECK_EQ(lab_free_page(m, base + 64 * 4096), -EFAULT);  /* one past the end */
-	CHECK_EQ(lab_free_page(m, base - 4096), -EFAULT);       /* one before */
+	CHECK_EQ(lab_free_page(m, base + 64 * 4096), -EFAULT); /* one past the end */
+	CHECK_EQ(lab_free_page(m, base - 4096), -EFAULT);      /* one before */
 	CHECK_EQ(lab_free_index(m, 64, 0), -EFAULT);
 	CHECK_EQ(lab_free_index(m, 1000000, 0), -EFAULT);
 	CHECK_EQ(lab_free_index(m, SIZE_MAX, 0), -EFAULT);
@@ -354,7 +363,7 @@ TEST(free_eperm_exclusive)
 	size_t before = nfree(m);
 	CHECK_EQ(free_in_thread(m, e, 0), -EPERM);
 	CHECK_EQ(free_in_thread(m, eb, 2), -EPERM);
-	struct thread_call c = {.m = m, .index = (size_t)ei, .order = 0, .op = 1};
+	struct thread_call c = { .m = m, .index = (size_t)ei, .order = 0, .op = 1 };
 	CHECK_EQ(in_thread(&c), -EPERM);
 	UNCHANGED(m, before);
 	CHECK_EQ(lab_page_owner(m, e), lab_self());
@@ -376,7 +385,7 @@ TEST(free_shared_by_other_thread)
 	CHECK_EQ(lab_page_owner(m, q), lab_self());
 	CHECK_EQ(free_in_thread(m, p, 0), 0);
 	CHECK_EQ(free_in_thread(m, q, 2), 0);
-	struct thread_call c = {.m = m, .index = (size_t)i, .order = 1, .op = 1};
+	struct thread_call c = { .m = m, .index = (size_t)i, .order = 1, .op = 1 };
 	CHECK_EQ(in_thread(&c), 0);
 	UNCHANGED(m, 64);
 	CHECK_EQ(lab_page_owner(m, p), 0);
@@ -408,7 +417,7 @@ static void *receiver_thread(void *arg)
 TEST(give)
 {
 	struct labyrinth *m = mk(4096, 64, 0, 0);
-	struct receiver r = {.m = m};
+	struct receiver r = { .m = m };
 	pthread_t t;
 	REQUIRE(pthread_create(&t, NULL, receiver_thread, &r) == 0);
 	lab_owner_t to;
@@ -445,7 +454,7 @@ TEST(give_errors)
 	REQUIRE(e && b && s);
 	size_t before = nfree(m);
 	/* a non-owner may not give an exclusive page */
-	struct thread_call c = {.m = m, .page = e, .to = 12345, .op = 2};
+	struct thread_call c = { .m = m, .page = e, .to = 12345, .op = 2 };
 	CHECK_EQ(in_thread(&c), -EPERM);
 	CHECK_EQ(lab_page_owner(m, e), lab_self());
 	/* not a block start */
@@ -454,7 +463,7 @@ TEST(give_errors)
 	CHECK_EQ(lab_page_give(m, s, 0), -EINVAL);
 	UNCHANGED(m, before);
 	/* anyone may give a shared page */
-	struct thread_call d = {.m = m, .page = s, .to = 4242, .op = 2};
+	struct thread_call d = { .m = m, .page = s, .to = 4242, .op = 2 };
 	CHECK_EQ(in_thread(&d), 0);
 	CHECK_EQ(lab_page_owner(m, s), 4242);
 	/* ... and anyone may still free it */
@@ -499,7 +508,9 @@ TEST(owner)
 TEST(gfp_unknown_bits)
 {
 	struct labyrinth *m = mk(4096, 64, 0, 0);
-	lab_gfp_t bad[] = {0x40u, 0x80u, 0x100u, 0x80000000u, LAB_GFP_ATOMIC | 0x40u, ~LAB_GFP_ALL};
+	lab_gfp_t bad[] = {
+		0x40u, 0x80u, 0x100u, 0x80000000u, LAB_GFP_ATOMIC | 0x40u, ~LAB_GFP_ALL
+	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		CHECK(lab_alloc_page(m, bad[i]) == NULL);
 		CHECK(lab_alloc_pages(m, bad[i], 2) == NULL);
@@ -608,7 +619,7 @@ static void on_alarm(int sig)
 
 TEST(kernel_impossible_order)
 {
-	struct sigaction sa = {0}, old;
+	struct sigaction sa = { 0 }, old;
 	sa.sa_handler = on_alarm;
 	sigaction(SIGALRM, &sa, &old);
 	struct labyrinth *m = mk(4096, 100, 0, 0); /* holds order 6 at most */
@@ -834,7 +845,7 @@ TEST(index_only)
 	CHECK_EQ(lab_index_owner(m, (size_t)i), lab_self());
 	CHECK_EQ(lab_index_owner(m, (size_t)i + 7), lab_self());
 	CHECK_EQ(nfree(m), 992);
-	struct thread_call c = {.m = m, .index = (size_t)i, .order = 3, .op = 1};
+	struct thread_call c = { .m = m, .index = (size_t)i, .order = 3, .op = 1 };
 	CHECK_EQ(in_thread(&c), -EPERM);
 	CHECK_EQ(lab_free_index(m, (size_t)i, 2), -EINVAL);
 	CHECK_EQ(lab_free_index(m, (size_t)i + 1, 0), -EINVAL);
@@ -850,8 +861,14 @@ TEST(index_only)
 
 /* ---------------------------------------------------------------- panic handler, default */
 
-static void h1(const char *msg) { (void)msg; }
-static void h2(const char *msg) { (void)msg; }
+static void h1(const char *msg)
+{
+	(void)msg;
+}
+static void h2(const char *msg)
+{
+	(void)msg;
+}
 
 TEST(panic_handler_set)
 {
@@ -882,8 +899,8 @@ TEST(set_default)
 
 TEST(index_page_roundtrip)
 {
-	size_t sizes[] = {4096, 8192, 2 * MiB};
-	size_t counts[] = {1000, 77, 9};
+	size_t sizes[] = { 4096, 8192, 2 * MiB };
+	size_t counts[] = { 1000, 77, 9 };
 	for (int s = 0; s < 3; s++) {
 		struct labyrinth *m = mk(sizes[s], counts[s], 0, 0);
 		char *base = lab_index_page(m, 0);
@@ -961,7 +978,7 @@ TEST(metadata_target)
 
 TEST(strerror)
 {
-	int errs[] = {-EINVAL, -ENOMEM, -EOVERFLOW, -EFAULT, -ENOENT, -EPERM, -EUCLEAN};
+	int errs[] = { -EINVAL, -ENOMEM, -EOVERFLOW, -EFAULT, -ENOENT, -EPERM, -EUCLEAN };
 	for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
 		const char *s = lab_strerror(errs[i]);
 		CHECK(s != NULL && s[0] != '\0');
@@ -1032,7 +1049,7 @@ TEST(thread_ids_after_fork)
 		if (lab_free_page(m, held) != -EPERM)
 			bad |= 8;
 		/* a thread of the child gets its own id too */
-		struct idcheck c = {.m = m};
+		struct idcheck c = { .m = m };
 		pthread_t t;
 		if (pthread_create(&t, NULL, idcheck_thread, &c) != 0 || pthread_join(t, NULL) != 0)
 			bad |= 16;

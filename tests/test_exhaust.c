@@ -15,7 +15,7 @@
 
 static struct labyrinth *mk(size_t page_size, size_t pages, size_t reserve, unsigned flags)
 {
-	struct lab_config cfg = {0};
+	struct lab_config cfg = { 0 };
 	struct labyrinth *m = NULL;
 	cfg.page_size = page_size;
 	cfg.pages = pages;
@@ -121,7 +121,8 @@ static void exhaust(size_t ps, size_t pages, unsigned flags, lab_gfp_t gfp)
 				long r = lab_page_index(m, p);
 				if (r < 0 || (size_t)r >= pages || p != base + (size_t)r * ps ||
 				    ((uintptr_t)p & (ps - 1)) != 0) {
-					CHECK_MSG(0, "page %p index %ld outside or misaligned", (void *)p, r);
+					CHECK_MSG(0, "page %p index %ld outside or misaligned",
+						  (void *)p, r);
 					bad = 1;
 					break;
 				}
@@ -129,7 +130,8 @@ static void exhaust(size_t ps, size_t pages, unsigned flags, lab_gfp_t gfp)
 				write_cookie(p, i, ps);
 			}
 			if (i >= pages || seen[i]) {
-				CHECK_MSG(0, "room %zu handed out twice or out of range (n=%zu)", i, n);
+				CHECK_MSG(0, "room %zu handed out twice or out of range (n=%zu)", i,
+					  n);
 				bad = 1;
 				break;
 			}
@@ -138,7 +140,8 @@ static void exhaust(size_t ps, size_t pages, unsigned flags, lab_gfp_t gfp)
 			if (n > pages)
 				break;
 		}
-		CHECK_MSG(n == pages, "ps %zu pages %zu round %d: got %zu rooms", ps, pages, round, n);
+		CHECK_MSG(n == pages, "ps %zu pages %zu round %d: got %zu rooms", ps, pages, round,
+			  n);
 		if (bad || n != pages)
 			break;
 		struct lab_stats st = stats(m);
@@ -156,8 +159,8 @@ static void exhaust(size_t ps, size_t pages, unsigned flags, lab_gfp_t gfp)
 				}
 		shuffle(order, n, &seed);
 		for (size_t k = 0; k < n; k++) {
-			int rc = index_only ? lab_free_index(m, order[k], 0)
-					    : lab_free_page(m, base + order[k] * ps);
+			int rc = index_only ? lab_free_index(m, order[k], 0) :
+					      lab_free_page(m, base + order[k] * ps);
 			if (rc != 0) {
 				CHECK_MSG(0, "free of room %zu = %d", order[k], rc);
 				break;
@@ -438,7 +441,7 @@ static void *parker_thread(void *arg)
 static void cached_case(size_t pages, size_t reserve)
 {
 	struct labyrinth *m = mk(4096, pages, reserve, 0);
-	struct parker pk = {.m = m, .n = 200};
+	struct parker pk = { .m = m, .n = 200 };
 	pthread_t t;
 	REQUIRE(pthread_create(&t, NULL, parker_thread, &pk) == 0);
 	while (!atomic_load(&pk.parked))
@@ -494,7 +497,7 @@ static void *churn_exit_thread(void *arg)
 TEST(cache_returned_at_thread_exit)
 {
 	struct labyrinth *m = mk(4096, 4096, 0, 0);
-	struct churner c = {.m = m};
+	struct churner c = { .m = m };
 	for (int k = 0; k < 4; k++) {
 		pthread_t t;
 		REQUIRE(pthread_create(&t, NULL, churn_exit_thread, &c) == 0);

@@ -16,7 +16,7 @@
 
 static struct labyrinth *mk(size_t pages, size_t reserve)
 {
-	struct lab_config cfg = {0};
+	struct lab_config cfg = { 0 };
 	struct labyrinth *m = NULL;
 	cfg.pages = pages;
 	cfg.reserve = reserve;
@@ -66,10 +66,10 @@ static int in_child(void (*fn)(void), char *err, size_t errlen)
 	return status;
 }
 
-#define CHECK_ABORTED(status, err)                                                             \
-	CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,                           \
-		  "child status %#x (exited %d code %d, signal %d), stderr: %s", status,         \
-		  WIFEXITED(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1,               \
+#define CHECK_ABORTED(status, err)                                                                 \
+	CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,                              \
+		  "child status %#x (exited %d code %d, signal %d), stderr: %s", status,           \
+		  WIFEXITED(status), WIFEXITED(status) ? WEXITSTATUS(status) : -1,                 \
 		  WIFSIGNALED(status) ? WTERMSIG(status) : -1, err)
 
 static void say(const char *s)
@@ -143,7 +143,7 @@ TEST(failhard_normal_path)
 	CHECK_EQ(nfree(m), 15);
 	CHECK_EQ(lab_page_owner(m, p), lab_self());
 	memset(p, 0xab, 4096);
-	struct thread_free t = {.m = m, .p = p};
+	struct thread_free t = { .m = m, .p = p };
 	pthread_t th;
 	REQUIRE(pthread_create(&th, NULL, free_thread, &t) == 0);
 	pthread_join(th, NULL);
@@ -207,7 +207,8 @@ TEST(custom_handler_longjmp)
 	struct labyrinth *m = mk(8, 0);
 	exhaust(m);
 	CHECK(lab_set_panic_handler(jumping_handler) == NULL);
-	CHECK_MSG(expect_panic(call_failhard, m, NULL), "no panic, calls %d", atomic_load(&got_calls));
+	CHECK_MSG(expect_panic(call_failhard, m, NULL), "no panic, calls %d",
+		  atomic_load(&got_calls));
 	CHECK_MSG(strstr(got_msg, OOM_MSG) != NULL, "message: %s", got_msg);
 	CHECK_EQ(nfree(m), 0);
 	/* a second time works as well */
@@ -266,8 +267,8 @@ static void *remote_dealloc_thread(void *arg)
 	return NULL;
 }
 
-#define CHECK_LAB_MSG(what)                                                                 \
-	CHECK_MSG(got_msg[0] && strstr(got_msg, "Labyrinth") != NULL, "%s: message '%s'", what, \
+#define CHECK_LAB_MSG(what)                                                                        \
+	CHECK_MSG(got_msg[0] && strstr(got_msg, "Labyrinth") != NULL, "%s: message '%s'", what,    \
 		  got_msg)
 
 TEST(dealloc_misuse_panics)
@@ -306,7 +307,7 @@ TEST(dealloc_misuse_panics)
 	CHECK_EQ(nfree(m), 15);
 
 	/* not the owner, from another thread: panics there, the page stays */
-	struct remote_dealloc r = {.m = m, .p = p};
+	struct remote_dealloc r = { .m = m, .p = p };
 	pthread_t t;
 	REQUIRE(pthread_create(&t, NULL, remote_dealloc_thread, &r) == 0);
 	pthread_join(t, NULL);
@@ -375,23 +376,28 @@ TEST(nofail_without_kernel_panics)
 	struct labyrinth *m = mk(64, 0);
 	lab_set_panic_handler(jumping_handler);
 	exhaust(m);
-	struct { lab_gfp_t gfp; unsigned order; } cases[] = {
-		{LAB_GFP_ATOMIC | LAB_GFP_NOFAIL, 5},
-		{LAB_GFP_ATOMIC | LAB_GFP_NOFAIL | LAB_GFP_EXCLUSIVE, 3},
-		{LAB_GFP_NOWAIT | LAB_GFP_NOFAIL, 0},
-		{LAB_GFP_NOFAIL, 2},
+	struct {
+		lab_gfp_t gfp;
+		unsigned order;
+	} cases[] = {
+		{ LAB_GFP_ATOMIC | LAB_GFP_NOFAIL, 5 },
+		{ LAB_GFP_ATOMIC | LAB_GFP_NOFAIL | LAB_GFP_EXCLUSIVE, 3 },
+		{ LAB_GFP_NOWAIT | LAB_GFP_NOFAIL, 0 },
+		{ LAB_GFP_NOFAIL, 2 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char num[8];
 		nofail_gfp = cases[i].gfp;
 		nofail_order = cases[i].order;
 		snprintf(num, sizeof num, "%u", nofail_order);
-		CHECK_MSG(expect_panic(call_nofail, m, NULL), "gfp %#x order %u: no panic", nofail_gfp,
-			  nofail_order);
+		CHECK_MSG(expect_panic(call_nofail, m, NULL), "gfp %#x order %u: no panic",
+			  nofail_gfp, nofail_order);
 		CHECK_MSG(strstr(got_msg, "out of memory") && strstr(got_msg, num),
 			  "gfp %#x order %u: message '%s'", nofail_gfp, nofail_order, got_msg);
-		CHECK_MSG(expect_panic(call_nofail_index, m, NULL), "index gfp %#x: no panic", nofail_gfp);
-		CHECK_MSG(strstr(got_msg, "out of memory") && strstr(got_msg, num), "message '%s'", got_msg);
+		CHECK_MSG(expect_panic(call_nofail_index, m, NULL), "index gfp %#x: no panic",
+			  nofail_gfp);
+		CHECK_MSG(strstr(got_msg, "out of memory") && strstr(got_msg, num), "message '%s'",
+			  got_msg);
 	}
 	printf("nofail: %s\n", got_msg);
 	CHECK_EQ(nfree(m), 0);
@@ -406,7 +412,8 @@ TEST(nofail_without_kernel_panics)
 	nofail_gfp = LAB_GFP_KERNEL | LAB_GFP_NOFAIL;
 	nofail_order = 7;
 	alarm(20);
-	CHECK_MSG(expect_panic(call_nofail, m, NULL), "KERNEL|NOFAIL order 7 of 64 rooms: no panic");
+	CHECK_MSG(expect_panic(call_nofail, m, NULL),
+		  "KERNEL|NOFAIL order 7 of 64 rooms: no panic");
 	alarm(0);
 	CHECK_EQ(nfree(m), 64);
 	lab_set_panic_handler(NULL);

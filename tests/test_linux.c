@@ -23,7 +23,8 @@ static void use_memory(void *v)
 static int snippet(void)
 {
 	struct page *p = alloc_page(GFP_ATOMIC);
-	if (!p) return -ENOMEM;
+	if (!p)
+		return -ENOMEM;
 	void *v = page_address(p);
 	use_memory(v);
 	__free_page(p);
@@ -112,7 +113,9 @@ static int child_main(const char *mode)
 		return snippet() == 0 ? 0 : 25;
 	}
 	if (!strcmp(mode, "race")) {
-		enum { N = 8 };
+		enum {
+			N = 8
+		};
 		pthread_barrier_t bar;
 		pthread_barrier_init(&bar, NULL, N);
 		static struct racer r[N];
@@ -170,7 +173,7 @@ static int spawn(const char *mode, const char *pages)
 		else
 			unsetenv("LABYRINTH_PAGES");
 		alarm(30);
-		char *argv[] = {(char *)"test_linux", NULL};
+		char *argv[] = { (char *)"test_linux", NULL };
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
@@ -179,10 +182,9 @@ static int spawn(const char *mode, const char *pages)
 	return status;
 }
 
-#define CHECK_CHILD_OK(status, what)                                                     \
-	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,                          \
-		  "%s: child exit %d signal %d", what,                                     \
-		  WIFEXITED(status) ? WEXITSTATUS(status) : -1,                            \
+#define CHECK_CHILD_OK(status, what)                                                               \
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: child exit %d signal %d",    \
+		  what, WIFEXITED(status) ? WEXITSTATUS(status) : -1,                              \
 		  WIFSIGNALED(status) ? WTERMSIG(status) : -1)
 
 TEST(labyrinth_pages_env)
@@ -327,7 +329,7 @@ TEST(free_misuse_panics)
 
 static void set_default_child(void)
 {
-	struct lab_config cfg = {0};
+	struct lab_config cfg = { 0 };
 	struct labyrinth *m = NULL;
 	cfg.pages = 128;
 	if (lab_create(&m, &cfg) != 0)

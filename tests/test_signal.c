@@ -97,8 +97,8 @@ static void on_timer(int sig)
 	int saved = errno;
 	static uint64_t gen;
 	long idx[3];
-	uint64_t c[3] = {0, 0, 0};
-	static const unsigned ord[3] = {0, 1, 2};
+	uint64_t c[3] = { 0, 0, 0 };
+	static const unsigned ord[3] = { 0, 1, 2 };
 	if (in_op)
 		atomic_fetch_add(&interrupted, 1);
 	for (int k = 0; k < 3; k++) {
@@ -133,8 +133,9 @@ static void on_timer(int sig)
 		if (!intact(idx[k], ord[k], c[k]))
 			atomic_fetch_add(&h_cookie, 1);
 		unclaim(idx[k], ord[k], 2);
-		int rc = k == 0 ? lab_free_pages(maze, lab_index_page(maze, (size_t)idx[k]), ord[k])
-				: lab_free_index(maze, (size_t)idx[k], ord[k]);
+		int rc = k == 0 ? lab_free_pages(maze, lab_index_page(maze, (size_t)idx[k]),
+						 ord[k]) :
+				  lab_free_index(maze, (size_t)idx[k], ord[k]);
 		if (rc != 0)
 			atomic_fetch_add(&h_free_err, 1);
 	}
@@ -165,7 +166,8 @@ static void step(struct loop *L, int track)
 	if ((r & 1) && L->n < L->hold) {
 		unsigned order = (unsigned)((r >> 1) % 3);
 		/* NOWAIT or no mode: the reserve stays for the handler */
-		lab_gfp_t gfp = ((r >> 3) & 1 ? LAB_GFP_NOWAIT : 0) | ((r >> 4) & 1 ? LAB_GFP_EXCLUSIVE : 0);
+		lab_gfp_t gfp = ((r >> 3) & 1 ? LAB_GFP_NOWAIT : 0) |
+				((r >> 4) & 1 ? LAB_GFP_EXCLUSIVE : 0);
 		long i;
 		if (track)
 			in_op = 1;
@@ -251,7 +253,7 @@ static double now(void)
 
 static void run(long interval_ns, unsigned long target, int with_churner)
 {
-	struct lab_config cfg = {0};
+	struct lab_config cfg = { 0 };
 	cfg.pages = PAGES;
 	cfg.reserve = RESERVE;
 	REQUIRE(lab_create(&maze, &cfg) == 0);
@@ -283,7 +285,7 @@ static void run(long interval_ns, unsigned long target, int with_churner)
 	if (with_churner)
 		REQUIRE(pthread_create(&ct, NULL, churner, &C) == 0);
 
-	struct sigaction sa = {0};
+	struct sigaction sa = { 0 };
 	sa.sa_handler = on_timer;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
@@ -295,7 +297,7 @@ static void run(long interval_ns, unsigned long target, int with_churner)
 	sev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
 	timer_t timer;
 	REQUIRE(timer_create(CLOCK_MONOTONIC, &sev, &timer) == 0);
-	struct itimerspec its = {{0, interval_ns}, {0, interval_ns}};
+	struct itimerspec its = { { 0, interval_ns }, { 0, interval_ns } };
 	REQUIRE(timer_settime(timer, 0, &its, NULL) == 0);
 
 	double t0 = now(), limit = 20.0;

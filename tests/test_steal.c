@@ -78,7 +78,7 @@ static int nthreads;
 
 TEST(steal_exhaustion)
 {
-	struct lab_config cfg = {.pages = PAGES, .flags = LAB_NO_MEMORY};
+	struct lab_config cfg = { .pages = PAGES, .flags = LAB_NO_MEMORY };
 	REQUIRE(lab_create(&maze, &cfg) == 0);
 	pthread_t t[MAXT];
 	for (int i = 0; i < nthreads; i++)

@@ -60,10 +60,10 @@ static _Atomic uint32_t holder[PAGES];
 static pthread_barrier_t ready, done_sending;
 static atomic_int fatal; /* stop early after the first broken invariant */
 
-#define FAIL_STOP(...)                                          \
-	do {                                                    \
-		harness_fail(__FILE__, __LINE__, __VA_ARGS__);  \
-		atomic_store(&fatal, 1);                        \
+#define FAIL_STOP(...)                                                                             \
+	do {                                                                                       \
+		harness_fail(__FILE__, __LINE__, __VA_ARGS__);                                     \
+		atomic_store(&fatal, 1);                                                           \
 	} while (0)
 
 static char *addr(long idx)
@@ -111,9 +111,10 @@ static int claim(struct worker *me, const struct slot *s)
 	for (long r = s->idx; r < s->idx + (1L << s->order); r++) {
 		uint32_t expect = 0;
 		if (!atomic_compare_exchange_strong(&holder[r], &expect, (uint32_t)me->id)) {
-			FAIL_STOP("page handed out twice: room %ld (block %ld order %u) held by %u, "
-				  "now given to %d",
-				  r, s->idx, s->order, expect, me->id);
+			FAIL_STOP(
+				"page handed out twice: room %ld (block %ld order %u) held by %u, "
+				"now given to %d",
+				r, s->idx, s->order, expect, me->id);
 			return 0;
 		}
 	}
@@ -131,7 +132,8 @@ static void unclaim(struct worker *me, const struct slot *s)
 
 static void new_cookie(struct worker *me, struct slot *s)
 {
-	s->cookie = ((uint64_t)me->id << 56) ^ ((uint64_t)s->idx << 24) ^ (harness_rand(&me->rng) & 0xffffff);
+	s->cookie = ((uint64_t)me->id << 56) ^ ((uint64_t)s->idx << 24) ^
+		    (harness_rand(&me->rng) & 0xffffff);
 }
 
 static void take(struct worker *me, struct slot *s, int from_mailbox)
@@ -158,14 +160,14 @@ static void release(struct worker *me, int k)
 		FAIL_STOP("cookie of block %ld order %u overwritten while held", s.idx, s.order);
 	int wrong = s.order > 0 && (harness_rand(&me->rng) & 15) == 0;
 	if (wrong) {
-		int rc = index_only ? lab_free_index(maze, (size_t)s.idx, s.order - 1)
-				    : lab_free_pages(maze, addr(s.idx), s.order - 1);
+		int rc = index_only ? lab_free_index(maze, (size_t)s.idx, s.order - 1) :
+				      lab_free_pages(maze, addr(s.idx), s.order - 1);
 		if (rc != -EINVAL)
 			FAIL_STOP("free with the wrong order = %d", rc);
 	}
 	unclaim(me, &s);
-	int rc = index_only ? lab_free_index(maze, (size_t)s.idx, s.order)
-			    : lab_free_pages(maze, addr(s.idx), s.order);
+	int rc = index_only ? lab_free_index(maze, (size_t)s.idx, s.order) :
+			      lab_free_pages(maze, addr(s.idx), s.order);
 	if (rc != 0)
 		FAIL_STOP("free of block %ld order %u excl %u = %d", s.idx, s.order, s.excl, rc);
 	me->free_rooms += 1ull << s.order;
@@ -175,8 +177,8 @@ static void release(struct worker *me, int k)
 static void alloc_one(struct worker *me)
 {
 	uint64_t r = harness_rand(&me->rng);
-	struct slot s = {0};
-	static const lab_gfp_t modes[] = {LAB_GFP_ATOMIC, LAB_GFP_NOWAIT, 0, LAB_GFP_ATOMIC};
+	struct slot s = { 0 };
+	static const lab_gfp_t modes[] = { LAB_GFP_ATOMIC, LAB_GFP_NOWAIT, 0, LAB_GFP_ATOMIC };
 	lab_gfp_t gfp = modes[r & 3];
 	s.order = (unsigned)((r >> 2) % (MAX_ORDER_USED + 1));
 	s.excl = (r >> 8) & 1;
@@ -328,7 +330,7 @@ static uint64_t arg_seed = 1;
 
 static void run(int idx_only, unsigned long iters)
 {
-	struct lab_config cfg = {0};
+	struct lab_config cfg = { 0 };
 	cfg.pages = PAGES;
 	cfg.reserve = RESERVE;
 	cfg.flags = idx_only ? LAB_NO_MEMORY : 0;
@@ -380,7 +382,8 @@ static void run(int idx_only, unsigned long iters)
 		CHECK(sent > 0);
 	for (size_t i = 0; i < PAGES; i++)
 		if (atomic_load(&holder[i]) != 0) {
-			CHECK_MSG(0, "room %zu still marked held by %u", i, atomic_load(&holder[i]));
+			CHECK_MSG(0, "room %zu still marked held by %u", i,
+				  atomic_load(&holder[i]));
 			break;
 		}
 	struct lab_stats st;
@@ -416,7 +419,8 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		arg_threads = atoi(argv[1]);
 	if (arg_threads < 1 || arg_threads > MAX_THREADS) {
-		fprintf(stderr, "usage: %s [THREADS(1..%d) [ITERS [SEED]]]\n", argv[0], MAX_THREADS);
+		fprintf(stderr, "usage: %s [THREADS(1..%d) [ITERS [SEED]]]\n", argv[0],
+			MAX_THREADS);
 		return 2;
 	}
 	arg_iters = argc > 2 ? strtoul(argv[2], NULL, 0) : 200000;

@@ -23,7 +23,7 @@ static void watchdog_fired(int sig)
 
 static void watchdog(unsigned seconds)
 {
-	struct sigaction sa = {0};
+	struct sigaction sa = { 0 };
 	sa.sa_handler = watchdog_fired;
 	sigaction(SIGALRM, &sa, NULL);
 	alarm(seconds);
@@ -31,7 +31,7 @@ static void watchdog(unsigned seconds)
 
 static struct labyrinth *mk(size_t pages, size_t reserve)
 {
-	struct lab_config cfg = {0};
+	struct lab_config cfg = { 0 };
 	struct labyrinth *m = NULL;
 	cfg.pages = pages;
 	cfg.reserve = reserve;
@@ -50,7 +50,7 @@ static struct lab_stats stats(const struct labyrinth *m)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 }
 
@@ -59,8 +59,8 @@ struct waiter {
 	lab_gfp_t gfp;
 	unsigned order;
 	int by_index;
-	long index;   /* result */
-	void *page;   /* result */
+	long index; /* result */
+	void *page; /* result */
 	lab_owner_t self, owner;
 	atomic_int started, done;
 	pthread_t thread;
@@ -85,7 +85,8 @@ static void *waiter_thread(void *arg)
 	return NULL;
 }
 
-static void start(struct waiter *w, struct labyrinth *m, lab_gfp_t gfp, unsigned order, int by_index)
+static void start(struct waiter *w, struct labyrinth *m, lab_gfp_t gfp, unsigned order,
+		  int by_index)
 {
 	memset(w, 0, sizeof *w);
 	w->m = m;
@@ -205,7 +206,8 @@ TEST(kernel_waits_for_a_whole_block)
 	CHECK_EQ(lab_free_index(m, 2, 0), 0);
 	CHECK_EQ(lab_free_index(m, 7, 0), 0);
 	sleep_ms(100);
-	CHECK_MSG(!atomic_load(&w.done), "order-2 waiter returned %ld with no whole block free", w.index);
+	CHECK_MSG(!atomic_load(&w.done), "order-2 waiter returned %ld with no whole block free",
+		  w.index);
 	CHECK_EQ(lab_free_index(m, 3, 0), 0);
 	finish(&w);
 	CHECK_EQ(w.index, 0);
@@ -218,7 +220,9 @@ TEST(kernel_waits_for_a_whole_block)
 TEST(kernel_many_waiters)
 {
 	watchdog(30);
-	enum { W = 4 };
+	enum {
+		W = 4
+	};
 	struct labyrinth *m = mk(16, 0);
 	for (int i = 0; i < 16; i++)
 		REQUIRE(lab_alloc_index(m, LAB_GFP_ATOMIC, 0) >= 0);
@@ -281,7 +285,7 @@ TEST(kernel_woken_by_third_thread)
 	struct waiter w;
 	start(&w, m, LAB_GFP_KERNEL | LAB_GFP_ZERO, 0, 0);
 	settle(m, 1);
-	struct freer f = {.m = m, .index = 37};
+	struct freer f = { .m = m, .index = 37 };
 	pthread_t t;
 	REQUIRE(pthread_create(&t, NULL, freer_thread, &f) == 0);
 	pthread_join(t, NULL);
@@ -318,7 +322,7 @@ TEST(kernel_pingpong)
 {
 	watchdog(40);
 	struct labyrinth *m = mk(4, 0);
-	struct pingpong p = {.m = m, .rounds = (int)harness_scale(20000)};
+	struct pingpong p = { .m = m, .rounds = (int)harness_scale(20000) };
 	pthread_t t[2];
 	REQUIRE(pthread_create(&t[0], NULL, pingpong_waiter, &p) == 0);
 	REQUIRE(pthread_create(&t[1], NULL, pingpong_waiter, &p) == 0);
@@ -328,9 +332,12 @@ TEST(kernel_pingpong)
 		long b = lab_alloc_index(m, LAB_GFP_KERNEL, 0);
 		long c = lab_alloc_index(m, LAB_GFP_KERNEL, 0);
 		CHECK(a >= 0 && b >= 0 && c >= 0);
-		if (a >= 0) CHECK_EQ(lab_free_index(m, (size_t)a, 0), 0);
-		if (b >= 0) CHECK_EQ(lab_free_index(m, (size_t)b, 0), 0);
-		if (c >= 0) CHECK_EQ(lab_free_index(m, (size_t)c, 0), 0);
+		if (a >= 0)
+			CHECK_EQ(lab_free_index(m, (size_t)a, 0), 0);
+		if (b >= 0)
+			CHECK_EQ(lab_free_index(m, (size_t)b, 0), 0);
+		if (c >= 0)
+			CHECK_EQ(lab_free_index(m, (size_t)c, 0), 0);
 	}
 	pthread_join(t[0], NULL);
 	pthread_join(t[1], NULL);

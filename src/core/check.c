@@ -50,7 +50,7 @@ static void put_u(struct msg *m, uint64_t x)
 static int fail(char *why, size_t whylen, const char *what, uint64_t where, const char *more,
 		uint64_t val)
 {
-	struct msg m = {why, 0, why ? whylen : 0};
+	struct msg m = { why, 0, why ? whylen : 0 };
 	if (why && whylen) {
 		why[0] = 0;
 		put_s(&m, what);
@@ -80,7 +80,8 @@ static int check_owners(const struct lab_view *v, char *why, size_t n, uint64_t 
 			if (s >= v->nslots)
 				return fail(why, n, "cached room names no slot", i, ", slot ", s);
 			if (!bit_set(v, i))
-				return fail(why, n, "cached room with a clear bit", i, ", slot ", s);
+				return fail(why, n, "cached room with a clear bit", i, ", slot ",
+					    s);
 			cached_per_slot[s]++;
 			i++;
 			continue;
@@ -90,8 +91,8 @@ static int check_owners(const struct lab_view *v, char *why, size_t n, uint64_t 
 			if (e & LAB_ROW_HUGE)
 				return fail(why, n, "huge row without an owner", i, ", row ", row);
 			if (bit_set(v, i))
-				return fail(why, n, "room lost: bit set, no owner", i, ", row entry ",
-					    e);
+				return fail(why, n, "room lost: bit set, no owner", i,
+					    ", row entry ", e);
 			i++;
 			continue;
 		}
@@ -178,7 +179,7 @@ int lab_core_validate(const struct lab_view *v, char *why, size_t n)
 		cached += d;
 	}
 	if (total + cached + allocated != v->pages)
-		return fail(why, n, "rooms do not add up", 0, ", free+cached+allocated = ",
-			    total + cached + allocated);
+		return fail(why, n, "rooms do not add up", 0,
+			    ", free+cached+allocated = ", total + cached + allocated);
 	return 0;
 }

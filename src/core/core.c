@@ -131,7 +131,8 @@ long lab_core_alloc(const struct lab_view *v, int slot, unsigned order, bool may
 	long idx = lab_rows_alloc(v, order, hint, ow);
 	if (idx >= 0) {
 		if (slot >= 0 && order)
-			lab_store_relaxed(&v->slots[slot].hint_big, (uint32_t)(idx >> LAB_ROW_SHIFT));
+			lab_store_relaxed(&v->slots[slot].hint_big,
+					  (uint32_t)(idx >> LAB_ROW_SHIFT));
 		return idx;
 	}
 	/* exhaustion at the bitfield level: reach the rooms parked in caches */
@@ -195,8 +196,7 @@ static int free_direct(const struct lab_view *v, uint64_t idx, unsigned order, u
 	return 0;
 }
 
-int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned order,
-		  uint32_t caller)
+int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned order, uint32_t caller)
 {
 	if (idx >= v->pages)
 		return -LAB_EFAULT;

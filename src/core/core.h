@@ -27,8 +27,8 @@ LAB_HIDDEN void lab_core_view(struct lab_view *v, void *region);
 /* Allocate 2^order rooms for owner word `ow`. slot: the caller's cache, or
  * -1. may_reserve: the caller may dip into the reserve (ATOMIC).
  * Index, or -LAB_ENOMEM. Lock-free; never waits. */
-LAB_HIDDEN long lab_core_alloc(const struct lab_view *v, int slot, unsigned order,
-			       bool may_reserve, uint32_t ow);
+LAB_HIDDEN long lab_core_alloc(const struct lab_view *v, int slot, unsigned order, bool may_reserve,
+			       uint32_t ow);
 /* Free the block at idx. caller: the freeing thread's tid. 0 or -errno in
  * the documented order; nothing changes on error. */
 LAB_HIDDEN int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned order,

@@ -25,8 +25,8 @@
 #define LAB_ROW_WORDS (LAB_ROW_ROOMS / 64u)
 #define LAB_GROUP_SHIFT 5u /* 32 rows per group */
 #define LAB_GROUP_ROWS (1u << LAB_GROUP_SHIFT)
-#define LAB_SLOTS 64u      /* thread caches per maze */
-#define LAB_CACHE_CAP 64u  /* entries per cache */
+#define LAB_SLOTS 64u	    /* thread caches per maze */
+#define LAB_CACHE_CAP 64u   /* entries per cache */
 #define LAB_CACHE_BATCH 32u /* rooms moved per refill or drain */
 #define LAB_MAX_ROOMS (1ull << 31)
 
@@ -48,7 +48,8 @@
 
 static inline uint32_t lab_ow_make(uint32_t tid, unsigned order, bool excl)
 {
-	return (tid & LAB_OW_TID) | (excl ? LAB_OW_EXCL : 0u) | ((uint32_t)order << LAB_OW_ORDER_SHIFT);
+	return (tid & LAB_OW_TID) | (excl ? LAB_OW_EXCL : 0u) |
+	       ((uint32_t)order << LAB_OW_ORDER_SHIFT);
 }
 static inline bool lab_ow_allocated(uint32_t ow)
 {

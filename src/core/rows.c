@@ -9,13 +9,13 @@
 #include "core.h"
 
 static const uint64_t lab_align_mask[7] = {
-	~0ull,			/* order 0: every bit */
-	0x5555555555555555ull,	/* order 1 */
-	0x1111111111111111ull,	/* order 2 */
-	0x0101010101010101ull,	/* order 3 */
-	0x0001000100010001ull,	/* order 4 */
-	0x0000000100000001ull,	/* order 5 */
-	0x0000000000000001ull,	/* order 6 */
+	~0ull,		       /* order 0: every bit */
+	0x5555555555555555ull, /* order 1 */
+	0x1111111111111111ull, /* order 2 */
+	0x0101010101010101ull, /* order 3 */
+	0x0001000100010001ull, /* order 4 */
+	0x0000000100000001ull, /* order 5 */
+	0x0000000000000001ull, /* order 6 */
 };
 
 /* Lowest bit position p, a multiple of 2^k, with bits p..p+2^k-1 all clear
@@ -98,7 +98,8 @@ static void row_claim_bits(const struct lab_view *v, uint32_t row, uint32_t k, u
 				}
 				if (lab_cas_acq_rel(&b[j], &w, w | take)) {
 					while (take) {
-						out[got++] = base + j * 64u + (uint32_t)__builtin_ctzll(take);
+						out[got++] = base + j * 64u +
+							     (uint32_t)__builtin_ctzll(take);
 						take &= take - 1;
 					}
 					break;

@@ -79,7 +79,8 @@ uint32_t lab_os_gettid(void)
 
 void lab_os_futex_wait(lab_a32 *word, uint32_t expected, uint64_t timeout_ns)
 {
-	struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+	struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
+			       (long)(timeout_ns % 1000000000u) };
 	int saved = errno;
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, &ts, NULL, 0);
 	errno = saved;
