@@ -18,6 +18,7 @@ struct bench_opts {
 	int runs;	  /* measured runs per workload (after one warm-up) */
 	bool quick;	  /* tiny sizes: a smoke test */
 	bool pin;	  /* pin the benchmark threads to CPUs */
+	bool excl;	  /* labyrinth allocates with ATOMIC|EXCLUSIVE */
 	uint64_t seed;	  /* seed of every random choice */
 	const char *only; /* comma-separated workload names, or NULL */
 	const char *csv;  /* CSV output file, or NULL */

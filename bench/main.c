@@ -23,7 +23,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-struct bench_opts bench_opt = { 5, false, false, 0x1abULL, NULL, NULL };
+struct bench_opts bench_opt = { .runs = 5, .seed = 0x1abULL };
 struct bench_sizes bench_size;
 volatile uint64_t bench_sink;
 
@@ -154,6 +154,7 @@ static void usage(FILE *f)
 	fprintf(f, "\n"
 		   "  --quick     tiny sizes (a smoke test, seconds)\n"
 		   "  --pin       pin each benchmark thread to a CPU (thread i to CPU i)\n"
+		   "  --excl      labyrinth allocates ATOMIC|EXCLUSIVE pages everywhere\n"
 		   "  --seed S    seed of every random choice (default 0x1ab)\n"
 		   "  --csv FILE  also write the results as CSV to FILE\n");
 }
@@ -190,6 +191,8 @@ static int parse_args(int argc, char **argv)
 			bench_opt.quick = true;
 		} else if (!strcmp(a, "--pin")) {
 			bench_opt.pin = true;
+		} else if (!strcmp(a, "--excl")) {
+			bench_opt.excl = true;
 		} else if (i + 1 < argc && !strcmp(a, "--runs")) {
 			long v = strtol(argv[++i], &end, 10);
 
@@ -312,11 +315,14 @@ static void print_header(FILE *f, const char *prefix, int argc, char **argv)
 		"\n%sruns:     median of %d run%s after 1 warm-up run; seed 0x%llx; %s; %s sizes\n",
 		prefix, bench_opt.runs, bench_opt.runs == 1 ? "" : "s",
 		(unsigned long long)bench_opt.seed,
-		bench_opt.pin ? "threads pinned" : "threads not pinned",
+		bench_opt.pin ?
+			(bench_opt.excl ? "threads pinned, exclusive pages" : "threads pinned") :
+			(bench_opt.excl ? "threads not pinned, exclusive pages" :
+					  "threads not pinned"),
 		bench_opt.quick ? "--quick" : "full");
 	fprintf(f,
-		"%sflags:    LAB_GFP_ATOMIC on every labyrinth call; baseline = one byte per room, shared cursor, CAS claim, no owners/orders\n",
-		prefix);
+		"%sflags:    %s on every labyrinth call; baseline = one byte per room, shared cursor, CAS claim, no owners/orders\n",
+		prefix, bench_opt.excl ? "LAB_GFP_ATOMIC|LAB_GFP_EXCLUSIVE" : "LAB_GFP_ATOMIC");
 }
 
 static void fmt_val(char *buf, size_t len, double v)

@@ -25,7 +25,7 @@
 #define ROOM 4096u
 #define HUGE_ORDER 9u
 #define HUGE_ROOMS ((size_t)1 << HUGE_ORDER)
-#define GFP LAB_GFP_ATOMIC
+#define GFP (bench_opt.excl ? LAB_GFP_ATOMIC | LAB_GFP_EXCLUSIVE : LAB_GFP_ATOMIC)
 
 #define MODE_MEMORY "rooms in memory the maze maps itself (4 KiB, never touched)"
 #define MODE_INDEX "index-only (LAB_NO_MEMORY), 4 KiB rooms"
