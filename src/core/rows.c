@@ -171,19 +171,26 @@ static long search(const struct lab_view *v, uint32_t hint, unsigned order, row_
 	uint32_t row_need = need > LAB_ROW_ROOMS ? LAB_ROW_ROOMS : need;
 	bool huge = order >= LAB_ROW_SHIFT;
 	uint32_t g0 = (hint < v->nrows ? hint : 0) >> LAB_GROUP_SHIFT;
-	for (uint32_t gi = 0; gi < v->ngroups; gi++) {
-		uint32_t g = g0 + gi;
-		if (g >= v->ngroups)
-			g -= v->ngroups;
-		if (lab_load_relaxed(&v->groups[g]) < need)
-			continue;
-		uint32_t r0 = g << LAB_GROUP_SHIFT;
-		uint32_t r1 = r0 + LAB_GROUP_ROWS;
-		if (r1 > v->nrows)
-			r1 = v->nrows;
-		uint32_t rs = (gi == 0 && hint >= r0 && hint < r1) ? hint : r0;
-		/* pass 0: partly used rows (small requests only); pass 1: any */
-		for (int pass = huge ? 1 : 0; pass < 2; pass++) {
+	/* pass 0: partly used rows anywhere (small requests only), so that
+	 * small blocks pack together; pass 1: any row, whole free ones too */
+	for (int pass = huge ? 1 : 0; pass < 2; pass++) {
+		for (uint32_t gi = 0; gi < v->ngroups; gi++) {
+			uint32_t g = g0 + gi;
+			if (g >= v->ngroups)
+				g -= v->ngroups;
+			uint32_t gc = lab_load_relaxed(&v->groups[g]);
+			if (gc < need)
+				continue;
+			uint32_t r0 = g << LAB_GROUP_SHIFT;
+			uint32_t r1 = r0 + LAB_GROUP_ROWS;
+			if (r1 > v->nrows)
+				r1 = v->nrows;
+			uint64_t gcap = v->pages - ((uint64_t)r0 << LAB_ROW_SHIFT);
+			if (gcap > (uint64_t)(r1 - r0) << LAB_ROW_SHIFT)
+				gcap = (uint64_t)(r1 - r0) << LAB_ROW_SHIFT;
+			if (pass == 0 && gc == gcap)
+				continue; /* an untouched group has no partly used row */
+			uint32_t rs = (gi == 0 && hint >= r0 && hint < r1) ? hint : r0;
 			for (uint32_t k = 0; k < r1 - r0; k++) {
 				uint32_t r = rs + k;
 				if (r >= r1)
