@@ -111,6 +111,20 @@ LAB_API lab_owner_t lab_index_owner(const struct labyrinth *maze, size_t index);
 LAB_API int lab_page_give(struct labyrinth *maze, void *page, lab_owner_t to);
 LAB_API int lab_index_give(struct labyrinth *maze, size_t index, lab_owner_t to);
 
+/* One room as lab_room_info sees it (a snapshot, for maps and tools). */
+#define LAB_ROOM_FREE 0	     /* free in the maze */
+#define LAB_ROOM_CACHED 1    /* free, parked in a thread cache */
+#define LAB_ROOM_ALLOCATED 2 /* part of an allocated block */
+struct lab_room {
+	lab_owner_t owner;  /* owner thread of the block; 0 unless allocated */
+	uint32_t state;	    /* LAB_ROOM_* */
+	uint32_t order;	    /* the block's order (0 unless allocated) */
+	uint32_t exclusive; /* 1 if the block is exclusive */
+	size_t block;	    /* index of the block's first room (= index unless allocated) */
+};
+/* 0, or -EINVAL (bad maze) / -EFAULT (index outside the maze). */
+LAB_API int lab_room_info(const struct labyrinth *maze, size_t index, struct lab_room *out);
+
 /* Figures; exact when no operation is in flight. */
 LAB_API void lab_stats(const struct labyrinth *maze, struct lab_stats *out);
 /* Check every invariant of the metadata; call it only while no operation is

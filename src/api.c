@@ -168,7 +168,31 @@ lab_owner_t lab_index_owner(const struct labyrinth *m, size_t index)
 {
 	if (!lab_live(m))
 		return 0;
-	return lab_core_owner(&m->v, index) & LAB_OW_TID;
+	uint32_t ow = lab_core_owner(&m->v, index);
+	return lab_ow_allocated(ow) ? ow & LAB_OW_TID : 0;
+}
+
+int lab_room_info(const struct labyrinth *m, size_t index, struct lab_room *out)
+{
+	if (!lab_live(m) || !out)
+		return -EINVAL;
+	if (index >= m->v.pages)
+		return -EFAULT;
+	uint64_t head;
+	uint32_t ow = lab_core_block(&m->v, index, &head);
+	out->block = (size_t)head;
+	out->owner = 0;
+	out->order = 0;
+	out->exclusive = 0;
+	if (lab_ow_allocated(ow)) {
+		out->state = LAB_ROOM_ALLOCATED;
+		out->owner = ow & LAB_OW_TID;
+		out->order = lab_ow_order(ow);
+		out->exclusive = !!(ow & LAB_OW_EXCL);
+	} else {
+		out->state = ow ? LAB_ROOM_CACHED : LAB_ROOM_FREE;
+	}
+	return 0;
 }
 
 lab_owner_t lab_page_owner(const struct labyrinth *m, const void *page)
@@ -176,7 +200,7 @@ lab_owner_t lab_page_owner(const struct labyrinth *m, const void *page)
 	if (!lab_live(m) || !m->base)
 		return 0;
 	long idx = page_to_index(m, page);
-	return idx < 0 ? 0 : lab_core_owner(&m->v, (size_t)idx) & LAB_OW_TID;
+	return idx < 0 ? 0 : lab_index_owner(m, (size_t)idx);
 }
 
 int lab_index_give(struct labyrinth *m, size_t index, lab_owner_t to)

@@ -1065,3 +1065,35 @@ TEST(thread_ids_after_fork)
 	UNCHANGED(m, 64);
 	lab_destroy(m);
 }
+
+TEST(room_info)
+{
+	struct labyrinth *m = mk(4096, 2048, 0, LAB_NO_MEMORY);
+	struct lab_room r;
+	CHECK_EQ(lab_room_info(m, 5, &r), 0);
+	CHECK_EQ(r.state, LAB_ROOM_FREE);
+	CHECK_EQ(r.block, 5);
+	CHECK_EQ(lab_room_info(m, 2048, &r), -EFAULT);
+	CHECK_EQ(lab_room_info(NULL, 0, &r), -EINVAL);
+	long b = lab_alloc_index(m, LAB_GFP_ATOMIC | LAB_GFP_EXCLUSIVE, 3);
+	REQUIRE(b >= 0);
+	for (long i = b; i < b + 8; i++) {
+		CHECK_EQ(lab_room_info(m, (size_t)i, &r), 0);
+		CHECK_EQ(r.state, LAB_ROOM_ALLOCATED);
+		CHECK_EQ(r.owner, lab_self());
+		CHECK_EQ(r.order, 3);
+		CHECK_EQ(r.exclusive, 1);
+		CHECK_EQ(r.block, (size_t)b);
+	}
+	long z = lab_alloc_index(m, LAB_GFP_ATOMIC, 0);
+	REQUIRE(z >= 0);
+	CHECK_EQ(lab_free_index(m, (size_t)z, 0), 0); /* parked in this thread's cache */
+	CHECK_EQ(lab_room_info(m, (size_t)z, &r), 0);
+	CHECK_EQ(r.state, LAB_ROOM_CACHED);
+	CHECK_EQ(r.owner, 0);
+	lab_drain(m);
+	CHECK_EQ(lab_room_info(m, (size_t)z, &r), 0);
+	CHECK_EQ(r.state, LAB_ROOM_FREE);
+	CHECK_EQ(lab_free_index(m, (size_t)b, 3), 0);
+	lab_destroy(m);
+}

@@ -235,8 +235,9 @@ int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned ord
 	return err;
 }
 
-uint32_t lab_core_owner(const struct lab_view *v, uint64_t idx)
+uint32_t lab_core_block(const struct lab_view *v, uint64_t idx, uint64_t *head)
 {
+	*head = idx;
 	if (idx >= v->pages)
 		return 0;
 	for (unsigned o = 0; o <= 10; o++) {
@@ -244,10 +245,12 @@ uint32_t lab_core_owner(const struct lab_view *v, uint64_t idx)
 		if (o && h == idx)
 			continue;
 		uint32_t ow = lab_load_acquire(&v->owners[h]);
-		if (lab_ow_allocated(ow) && lab_ow_order(ow) >= o)
+		if (lab_ow_allocated(ow) && lab_ow_order(ow) >= o) {
+			*head = h;
 			return ow;
+		}
 		if (o == 0 && ow != 0)
-			return 0; /* cached: free */
+			return ow; /* cached: free */
 	}
 	return 0;
 }

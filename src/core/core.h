@@ -33,8 +33,14 @@ LAB_HIDDEN long lab_core_alloc(const struct lab_view *v, int slot, unsigned orde
  * the documented order; nothing changes on error. */
 LAB_HIDDEN int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned order,
 			     uint32_t caller);
-/* The owner word of the block holding idx (0 if free). */
-LAB_HIDDEN uint32_t lab_core_owner(const struct lab_view *v, uint64_t idx);
+/* The owner word of the block holding idx (0 if free); *head gets the
+ * block's first room (idx itself when free). */
+LAB_HIDDEN uint32_t lab_core_block(const struct lab_view *v, uint64_t idx, uint64_t *head);
+static inline uint32_t lab_core_owner(const struct lab_view *v, uint64_t idx)
+{
+	uint64_t h;
+	return lab_core_block(v, idx, &h);
+}
 LAB_HIDDEN int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t caller,
 			     uint32_t to);
 
