@@ -118,3 +118,6 @@ format-check:
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan-gcc $(BUILD)-asan-clang $(BUILD)-tsan
+
+# Extra targets of the hardening suites (fuzz, soak, model, ...), one file each.
+-include mk/*.mk
