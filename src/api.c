@@ -58,7 +58,7 @@ __attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t 
 {
 	if (LAB_UNLIKELY(!lab_live(m) || (gfp & ~LAB_GFP_ALL) || order > LAB_MAX_ORDER))
 		return -EINVAL;
-	uint32_t ow = lab_ow_make(lab_tid(), order, gfp & LAB_GFP_EXCLUSIVE);
+	uint32_t ow = lab_ow_make(lab_key(), order, gfp & LAB_GFP_EXCLUSIVE);
 	long idx = -ENOMEM;
 	if (LAB_LIKELY(order <= m->v.max_order)) {
 		int slot = lab_slot_of(m);
@@ -80,11 +80,11 @@ LAB_INLINE long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 	long idx = -1;
 	if (LAB_LIKELY(order == 0 && lab_live(m) && !(gfp & ~LAB_GFP_FAST) &&
 		       ((gfp & LAB_GFP_ATOMIC) || !m->v.reserve))) {
-		uint32_t tid = lab_tid();
+		uint32_t key = lab_key();
 		int slot = lab_slot_of(m);
 		if (LAB_LIKELY(slot >= 0))
 			idx = lab_fast_alloc0(&m->v, slot,
-					      lab_ow_make(tid, 0, gfp & LAB_GFP_EXCLUSIVE));
+					      lab_ow_make(key, 0, gfp & LAB_GFP_EXCLUSIVE));
 	}
 	if (LAB_UNLIKELY(idx < 0))
 		idx = alloc_slow(m, gfp, order);
@@ -129,14 +129,14 @@ LAB_INLINE int free_index(struct labyrinth *m, size_t idx, unsigned order)
 		return -EFAULT;
 	if (LAB_UNLIKELY(order > LAB_MAX_ORDER))
 		return -EINVAL;
-	uint32_t tid = lab_tid();
+	uint32_t key = lab_key();
 	int slot = lab_slot_of(m);
 	int err;
 	if (LAB_LIKELY(order == 0 && slot >= 0) &&
-	    LAB_LIKELY(!lab_fast_free0(&m->v, slot, idx, tid)))
+	    LAB_LIKELY(!lab_fast_free0(&m->v, slot, idx, key)))
 		err = 0;
 	else
-		err = lab_core_free(&m->v, slot, idx, order, tid);
+		err = lab_core_free(&m->v, slot, idx, order, key);
 	if (LAB_LIKELY(!err))
 		lab_wake(m);
 	return err;
@@ -203,11 +203,19 @@ lab_owner_t lab_page_owner(const struct labyrinth *m, const void *page)
 	return idx < 0 ? 0 : lab_index_owner(m, (size_t)idx);
 }
 
+/* to is a tid; the owner word records its current owner key. */
+static int give_index(struct labyrinth *m, size_t idx, lab_owner_t to)
+{
+	if (to == 0 || to > LAB_OW_TID)
+		return idx < m->v.pages ? -EINVAL : -EFAULT;
+	return lab_core_give(&m->v, lab_slot_of(m), idx, lab_key(), lab_owner_key_of(to));
+}
+
 int lab_index_give(struct labyrinth *m, size_t index, lab_owner_t to)
 {
 	if (!lab_live(m))
 		return -EINVAL;
-	return lab_core_give(&m->v, lab_slot_of(m), index, lab_tid(), to);
+	return give_index(m, index, to);
 }
 
 int lab_page_give(struct labyrinth *m, void *page, lab_owner_t to)
@@ -217,7 +225,7 @@ int lab_page_give(struct labyrinth *m, void *page, lab_owner_t to)
 	long idx = page_to_index(m, page);
 	if (idx < 0)
 		return (int)idx;
-	return lab_core_give(&m->v, lab_slot_of(m), (size_t)idx, lab_tid(), to);
+	return give_index(m, (size_t)idx, to);
 }
 
 void *allocpage_gfp_atomic_exclusive(struct labyrinth *m)

@@ -47,12 +47,15 @@ struct lab_tls_ent {
 };
 struct lab_tls {
 	uint32_t tid;  /* 0 until fetched; reset in a fork child */
+	uint32_t key;  /* owner key: tid | incarnation << 27 */
 	uint32_t busy; /* set while the table below is being changed */
 	struct lab_tls_ent ent[LAB_TLS_MAZES];
 };
 extern __thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec"))) LAB_HIDDEN;
 
 LAB_HIDDEN uint32_t lab_thread_init(void);
+LAB_HIDDEN void lab_thread_exit_hook(void);
+LAB_HIDDEN uint32_t lab_owner_key_of(uint32_t tid);
 LAB_HIDDEN int lab_slot_slow(struct labyrinth *maze);
 LAB_HIDDEN void lab_thread_setup_once(void);
 LAB_HIDDEN bool lab_handle_alive(int reg, uint64_t uid);
@@ -62,6 +65,14 @@ static inline uint32_t lab_tid(void)
 {
 	uint32_t t = lab_tls.tid;
 	return LAB_LIKELY(t) ? t : lab_thread_init();
+}
+
+/* The calling thread's owner key (what owner words record). */
+static inline uint32_t lab_key(void)
+{
+	if (LAB_UNLIKELY(!lab_tls.tid))
+		lab_thread_init();
+	return lab_tls.key;
 }
 
 /* The calling thread's cache slot on this maze, or -1. */

@@ -8,7 +8,12 @@
 
 __thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec")));
 
-static pthread_key_t lab_key;
+/* lab_incarnation[tid]: bumped (relaxed) by a thread with that tid when it
+ * exits; read by a thread starting with that tid, and by givers, to form
+ * the owner key. 4 MiB of zero pages, touched only where tids are. */
+static _Atomic(uint8_t) lab_incarnation[LAB_OW_TID + 1];
+
+static pthread_key_t lab_tls_key;
 static pthread_once_t lab_once = PTHREAD_ONCE_INIT;
 static _Atomic(int) lab_key_ready;
 
@@ -23,12 +28,31 @@ static void release_all(struct lab_tls *t)
 	}
 }
 
-static void on_thread_exit(void *arg)
+/* The thread is leaving: give its caches back, and retire its owner key so
+ * that a later thread with the same tid cannot free its exclusive pages. */
+void lab_thread_exit_hook(void)
 {
-	(void)arg;
 	lab_tls.busy = 1;
 	release_all(&lab_tls);
 	lab_tls.busy = 0;
+	if (lab_tls.tid) {
+		atomic_fetch_add_explicit(&lab_incarnation[lab_tls.tid & LAB_OW_TID], 1,
+					  memory_order_relaxed);
+		lab_tls.tid = 0;
+	}
+}
+
+static void on_thread_exit(void *arg)
+{
+	(void)arg;
+	lab_thread_exit_hook();
+}
+
+uint32_t lab_owner_key_of(uint32_t tid)
+{
+	uint32_t inc =
+		atomic_load_explicit(&lab_incarnation[tid & LAB_OW_TID], memory_order_relaxed);
+	return (tid & LAB_OW_TID) | ((inc & 0xfu) << LAB_OW_INC_SHIFT);
 }
 
 static void on_fork_child(void)
@@ -40,7 +64,7 @@ static void on_fork_child(void)
 
 static void setup(void)
 {
-	if (pthread_key_create(&lab_key, on_thread_exit) == 0)
+	if (pthread_key_create(&lab_tls_key, on_thread_exit) == 0)
 		atomic_store_explicit(&lab_key_ready, 1, memory_order_release);
 	pthread_atfork(NULL, NULL, on_fork_child);
 }
@@ -52,11 +76,12 @@ void lab_thread_setup_once(void)
 
 uint32_t lab_thread_init(void)
 {
-	uint32_t tid = lab_os_gettid();
+	uint32_t tid = lab_os_gettid() & LAB_OW_TID;
+	lab_tls.key = lab_owner_key_of(tid);
 	lab_tls.tid = tid;
 	/* glibc stores keys below 32 in the thread descriptor: no allocation */
 	if (atomic_load_explicit(&lab_key_ready, memory_order_acquire))
-		pthread_setspecific(lab_key, &lab_tls);
+		pthread_setspecific(lab_tls_key, &lab_tls);
 	return tid;
 }
 

@@ -165,7 +165,7 @@ static int check_owner(const struct lab_view *v, uint64_t idx, uint32_t ow, uint
 		return inside_block(v, idx) ? -LAB_EINVAL : -LAB_ENOENT;
 	if (order >= 0 && lab_ow_order(ow) != (unsigned)order)
 		return -LAB_EINVAL;
-	if ((ow & LAB_OW_EXCL) && (ow & LAB_OW_TID) != (caller & LAB_OW_TID))
+	if ((ow & LAB_OW_EXCL) && (ow & LAB_OW_KEY) != (caller & LAB_OW_KEY))
 		return -LAB_EPERM;
 	return 0;
 }
@@ -259,7 +259,7 @@ int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t cal
 {
 	if (idx >= v->pages)
 		return -LAB_EFAULT;
-	if (to == 0 || to > LAB_OW_TID)
+	if ((to & LAB_OW_TID) == 0 || (to & ~LAB_OW_KEY))
 		return -LAB_EINVAL;
 	if (freeing_below(v, slot, idx))
 		return -LAB_ENOENT;
@@ -268,7 +268,7 @@ int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t cal
 		int err = check_owner(v, idx, ow, caller, -1);
 		if (err)
 			return err;
-		uint32_t nw = (ow & ~LAB_OW_TID) | to;
+		uint32_t nw = (ow & ~LAB_OW_KEY) | to;
 		/* release: the receiver's free (acquire) sees the giver's writes */
 		if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, nw))
 			return 0;

@@ -29,7 +29,7 @@ LAB_HIDDEN void lab_core_view(struct lab_view *v, void *region);
  * Index, or -LAB_ENOMEM. Lock-free; never waits. */
 LAB_HIDDEN long lab_core_alloc(const struct lab_view *v, int slot, unsigned order, bool may_reserve,
 			       uint32_t ow);
-/* Free the block at idx. caller: the freeing thread's tid. 0 or -errno in
+/* Free the block at idx. caller: the freeing thread's owner key. 0 or -errno in
  * the documented order; nothing changes on error. */
 LAB_HIDDEN int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned order,
 			     uint32_t caller);
@@ -41,6 +41,7 @@ static inline uint32_t lab_core_owner(const struct lab_view *v, uint64_t idx)
 	uint64_t h;
 	return lab_core_block(v, idx, &h);
 }
+/* Give the block at idx from owner key caller to owner key to. */
 LAB_HIDDEN int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t caller,
 			     uint32_t to);
 

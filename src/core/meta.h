@@ -38,17 +38,23 @@
 /* Owner word. 0: free (the room is in the bitfield, or is a tail of a
  * block, or is in transit between the bitfield and its owner).
  * CACHED|slot: free, parked in that slot's cache; its bit is set.
- * Otherwise allocated: tid | EXCL | order << 23, and only the block's first
- * room carries it. */
+ * Otherwise allocated: key | EXCL | order << 23, and only the block's first
+ * room carries it. The owner key is tid | incarnation << 27: the
+ * incarnation (4 bits) changes each time a thread with that tid exits, so a
+ * later thread that reuses the tid is not taken for the owner. */
 #define LAB_OW_TID 0x3fffffu /* Linux tids are < 2^22 (PID_MAX_LIMIT) */
 #define LAB_OW_EXCL (1u << 22)
 #define LAB_OW_ORDER_SHIFT 23u
 #define LAB_OW_ORDER (0xfu << LAB_OW_ORDER_SHIFT)
+#define LAB_OW_INC_SHIFT 27u
+#define LAB_OW_INC (0xfu << LAB_OW_INC_SHIFT)
+#define LAB_OW_KEY (LAB_OW_TID | LAB_OW_INC)
 #define LAB_OW_CACHED (1u << 31)
 
-static inline uint32_t lab_ow_make(uint32_t tid, unsigned order, bool excl)
+/* key: the owner key (tid | incarnation); see above. */
+static inline uint32_t lab_ow_make(uint32_t key, unsigned order, bool excl)
 {
-	return (tid & LAB_OW_TID) | (excl ? LAB_OW_EXCL : 0u) |
+	return (key & LAB_OW_KEY) | (excl ? LAB_OW_EXCL : 0u) |
 	       ((uint32_t)order << LAB_OW_ORDER_SHIFT);
 }
 static inline bool lab_ow_allocated(uint32_t ow)
