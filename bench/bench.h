@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "util.h"
+
 struct bench_opts {
 	int runs;	  /* measured runs per workload (after one warm-up) */
 	bool quick;	  /* tiny sizes: a smoke test */
@@ -72,43 +74,7 @@ struct bench_workload {
 extern const struct bench_workload bench_workloads[];
 extern const int bench_nworkloads;
 
-/* Helpers. */
-static inline uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* xorshift64*: fixed-seed, never zero. */
-static inline uint64_t bench_rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1Dull;
-}
-
-static inline uint64_t bench_rng_seed(uint64_t seed, uint64_t stream)
-{
-	uint64_t s = (seed ^ (stream * 0x9E3779B97F4A7C15ull)) | 1u;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		(void)bench_rng_next(&s);
-	return s;
-}
-
-/* A uniform value in [0, n), n < 2^32, by multiply-shift (no division). */
-static inline size_t bench_rng_below(uint64_t *s, size_t n)
-{
-	return (size_t)(((bench_rng_next(s) >> 32) * (uint64_t)n) >> 32);
-}
-
+/* Helpers: bench_now_ns and the seeded RNG live in util.h. */
 double bench_median(const double *v, int n);
 /* Pin the calling thread to cpu (mod the online CPUs) when --pin is given. */
 void bench_pin(int cpu);

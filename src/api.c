@@ -88,6 +88,8 @@ LAB_INLINE long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 	}
 	if (LAB_UNLIKELY(idx < 0))
 		idx = alloc_slow(m, gfp, order);
+	if (idx >= 0)
+		lab_poison(m, (size_t)idx, order, false);
 	if (LAB_UNLIKELY(gfp & LAB_GFP_ZERO) && idx >= 0 && m->base)
 		memset(m->base + ((size_t)idx << m->page_shift), 0, m->page_size << order);
 	return idx;
@@ -132,11 +134,23 @@ LAB_INLINE int free_index(struct labyrinth *m, size_t idx, unsigned order)
 	uint32_t key = lab_key();
 	int slot = lab_slot_of(m);
 	int err;
+#ifdef LAB_ASAN
+	/* poison before the room can be handed out again; undo on error */
+	uint64_t head;
+	uint32_t ow = lab_core_block(&m->v, idx, &head);
+	bool poisoned = lab_ow_allocated(ow) && head == idx && lab_ow_order(ow) == order;
+	if (poisoned)
+		lab_poison(m, idx, order, true);
+#endif
 	if (LAB_LIKELY(order == 0 && slot >= 0) &&
 	    LAB_LIKELY(!lab_fast_free0(&m->v, slot, idx, key)))
 		err = 0;
 	else
 		err = lab_core_free(&m->v, slot, idx, order, key);
+#ifdef LAB_ASAN
+	if (err && poisoned)
+		lab_poison(m, idx, order, false);
+#endif
 	if (LAB_LIKELY(!err))
 		lab_wake(m);
 	return err;

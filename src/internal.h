@@ -84,6 +84,40 @@ static inline int lab_slot_of(struct labyrinth *maze)
 	return lab_slot_slow(maze);
 }
 
+/* AddressSanitizer: free rooms of mazes that map their own memory are
+ * poisoned, so that a use after free is reported. Blocks above 64 MiB are
+ * left alone (their shadow is too large to rewrite on every call). */
+#if defined(__SANITIZE_ADDRESS__)
+#define LAB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LAB_ASAN 1
+#endif
+#endif
+#ifdef LAB_ASAN
+#include <sanitizer/asan_interface.h>
+#define LAB_POISON_MAX (64u << 20)
+static inline void lab_poison(const struct labyrinth *m, size_t idx, unsigned order, bool on)
+{
+	size_t len = m->page_size << order;
+	if (!m->map || len > LAB_POISON_MAX)
+		return;
+	char *p = m->base + (idx << m->page_shift);
+	if (on)
+		ASAN_POISON_MEMORY_REGION(p, len);
+	else
+		ASAN_UNPOISON_MEMORY_REGION(p, len);
+}
+#else
+static inline void lab_poison(const struct labyrinth *m, size_t idx, unsigned order, bool on)
+{
+	(void)m;
+	(void)idx;
+	(void)order;
+	(void)on;
+}
+#endif
+
 /* Panics: format into a stack buffer (signal-safe), call the handler. */
 LAB_HIDDEN _Noreturn void lab_panic(const char *msg);
 struct lab_buf {

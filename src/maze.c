@@ -142,6 +142,11 @@ int lab_create(struct labyrinth **out, const struct lab_config *cfg)
 		}
 		m->map_len = len;
 		m->base = m->map;
+#ifdef LAB_ASAN
+		/* every room starts free: poisoned (small mazes only) */
+		if (len <= LAB_POISON_MAX)
+			ASAN_POISON_MEMORY_REGION(m->map, len);
+#endif
 	}
 	m->uid = atomic_fetch_add_explicit(&next_uid, 1, memory_order_relaxed);
 	atomic_store_explicit(&m->magic, LAB_MAZE_MAGIC, memory_order_relaxed);
@@ -159,6 +164,10 @@ void lab_destroy(struct labyrinth *m)
 	atomic_store_explicit(&m->magic, LAB_MAZE_DEAD, memory_order_relaxed);
 	if (m->reg >= 0)
 		atomic_store_explicit(&pool_uid[m->reg], 0, memory_order_release);
+#ifdef LAB_ASAN
+	if (m->map)
+		ASAN_UNPOISON_MEMORY_REGION(m->map, m->map_len);
+#endif
 	lab_os_unmap(m->map, m->map_len);
 	lab_os_unmap(m->meta, m->meta_len);
 	m->base = NULL;

@@ -178,3 +178,37 @@ TEST(thread_id_reuse_does_not_inherit_pages)
 	CHECK_EQ(lab_free_page(m, q), 0);
 	lab_destroy(m);
 }
+
+#ifdef LAB_ASAN
+#include <sys/wait.h>
+#include <unistd.h>
+/* Only in AddressSanitizer builds: a write to a freed room is reported. */
+TEST(asan_reports_use_after_free)
+{
+	int fd[2];
+	REQUIRE(pipe(fd) == 0);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		struct labyrinth *m = mk(64, 0);
+		volatile char *p = lab_alloc_page(m, LAB_GFP_ATOMIC);
+		p[0] = 1;
+		lab_free_page(m, (void *)p);
+		p[100] = 2; /* must not survive */
+		_exit(0);
+	}
+	close(fd[1]);
+	char buf[8192];
+	size_t len = 0;
+	ssize_t n;
+	while (len < sizeof buf - 1 && (n = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	close(fd[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(!(WIFEXITED(st) && WEXITSTATUS(st) == 0));
+	CHECK_MSG(strstr(buf, "use-after-poison") != NULL, "stderr: %.200s", buf);
+}
+#endif

@@ -1,0 +1,29 @@
+/* The peers of each runner binary, chosen by the build:
+ *   labyrinth-runner           (no define) labyrinth, labyrinth-shared, glibc,
+ *                              ck-stack (RUNNER_HAVE_CK), mutex-list, mmap, scan
+ *   labyrinth-runner-jemalloc  (RUNNER_JEMALLOC) jemalloc
+ *   labyrinth-runner-tcmalloc  (RUNNER_TCMALLOC) tcmalloc
+ *   labyrinth-runner-mimalloc  (RUNNER_MIMALLOC) mimalloc
+ * The allocators that replace malloc each get a process of their own.
+ */
+#include "peer.h"
+
+const struct peer *const runner_peers[] = {
+#if defined(RUNNER_JEMALLOC) || defined(RUNNER_TCMALLOC)
+	&peer_malloc,
+#elif defined(RUNNER_MIMALLOC)
+	&peer_mimalloc,
+#else
+	&peer_labyrinth,
+	&peer_labyrinth_shared,
+	&peer_malloc,
+#ifdef RUNNER_HAVE_CK
+	&peer_ckstack,
+#endif
+	&peer_mutexlist,
+	&peer_mmap,
+	&peer_scan,
+#endif
+};
+
+const int runner_npeers = (int)(sizeof(runner_peers) / sizeof(runner_peers[0]));

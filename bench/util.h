@@ -1,0 +1,47 @@
+/* Helpers shared by lab-bench and the runners: a monotonic clock in ns and
+ * a fixed-seed random generator (xorshift64*), all inline.
+ */
+#ifndef LAB_BENCH_UTIL_H
+#define LAB_BENCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64*: fixed-seed, never zero. */
+static inline uint64_t bench_rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+static inline uint64_t bench_rng_seed(uint64_t seed, uint64_t stream)
+{
+	uint64_t s = (seed ^ (stream * 0x9E3779B97F4A7C15ull)) | 1u;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		(void)bench_rng_next(&s);
+	return s;
+}
+
+/* A uniform value in [0, n), n < 2^32, by multiply-shift (no division). */
+static inline size_t bench_rng_below(uint64_t *s, size_t n)
+{
+	return (size_t)(((bench_rng_next(s) >> 32) * (uint64_t)n) >> 32);
+}
+
+#endif /* LAB_BENCH_UTIL_H */
