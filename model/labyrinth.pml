@@ -210,7 +210,8 @@ inline cache_refill(s, got)
 	if
 	:: got > 0 ->
 		d_step { /* row_claim_bits: CAS got clear bits in the word */
-			atomic { m = 0; k = 0 };
+			m = 0;
+			k = 0;
 			do
 			:: k < got ->
 				lowest_clear(bits | m, i);
@@ -220,10 +221,12 @@ inline cache_refill(s, got)
 			:: else -> break
 			od;
 			bits = bits | m;
-			atomic { i = 0; k = 0 }
+			i = 0;
+			k = 0
 		}
 		t = top[s];
-		atomic { k = 0; i = 0 };
+		k = 0;
+		i = 0;
 		do /* lowest index in ent[top + got - 1], popped first */
 		:: i < NR && k < got ->
 			if
@@ -251,7 +254,9 @@ inline cache_refill(s, got)
 			od;
 			k = 0
 		}
-		atomic { i = 0; m = 0; t = 0 }
+		i = 0;
+		m = 0;
+		t = 0
 	:: else -> skip
 	fi
 }
@@ -263,7 +268,8 @@ inline cache_drain_n(s, n)
 {
 	t = top[s];
 	k = (n < t -> n : t);
-	atomic { m = 0; i = 0 };
+	m = 0;
+	i = 0;
 	do
 	:: i < k ->
 		e = ent[s * CAP + i];
@@ -298,7 +304,11 @@ inline cache_drain_n(s, n)
 #endif
 	:: else -> skip
 	fi;
-	atomic { i = 0; k = 0; m = 0; e = 0; t = 0 }
+	i = 0;
+	k = 0;
+	m = 0;
+	e = 0;
+	t = 0
 }
 
 /* lab_cache_push: drain the oldest DRAIN entries when full, then park */
@@ -377,7 +387,9 @@ inline cache_steal(ow, res)
 		fi
 	:: else -> break
 	od;
-	atomic { sl = 0; e = 0; t = 0 }
+	sl = 0;
+	e = 0;
+	t = 0
 }
 
 /* ---- the entry points (core.c) ----------------------------------------- */
@@ -411,7 +423,8 @@ inline core_alloc0(s, ow, res)
 		fi
 	:: else -> skip
 	fi;
-	atomic { got = 0; ok = 0 }
+	got = 0;
+	ok = 0
 }
 
 /* check_owner for order 0: the error, 0 if the caller may free or give */
@@ -454,7 +467,8 @@ inline free_direct(r, me, err)
 	:: err == 0 -> rows_free0(r)
 	:: else -> skip
 	fi;
-	atomic { w = 0; ok = 0 }
+	w = 0;
+	ok = 0
 }
 
 /* lab_core_free, order 0, with the caller's slot */
@@ -512,7 +526,8 @@ inline core_free0(s, r, me, err)
 		fi;
 		cache_leave(s)
 	fi;
-	atomic { w = 0; ok = 0 }
+	w = 0;
+	ok = 0
 }
 
 /* lab_core_give: CAS the owner word's tid from caller to `to` */
@@ -539,7 +554,8 @@ inline core_give(r, me, to, err)
 			fi
 		fi
 	od;
-	atomic { w = 0; ok = 0 }
+	w = 0;
+	ok = 0
 }
 
 /* lab_core_drain */

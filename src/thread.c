@@ -143,3 +143,22 @@ void lab_drain(struct labyrinth *maze)
 	if (slot >= 0 && !lab_tls.busy)
 		lab_core_drain(&maze->v, slot);
 }
+
+#ifdef LAB_DEBUG_YIELD
+#include <sched.h>
+#include <time.h>
+/* Give the CPU away at about one window in 16, sleep at one in 256. */
+void lab_debug_yield(void)
+{
+	static __thread uint32_t x = 0x9e3779b9u;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	if ((x & 255) == 0) {
+		struct timespec ts = { 0, 1000 };
+		nanosleep(&ts, NULL);
+	} else if ((x & 15) == 0) {
+		sched_yield();
+	}
+}
+#endif

@@ -38,6 +38,16 @@ typedef _Atomic(uint64_t) lab_a64;
 /* Orders plain accesses against a signal handler on the same thread only. */
 #define lab_signal_fence() atomic_signal_fence(memory_order_seq_cst)
 
+/* Race widening (make soak builds with -DLAB_DEBUG_YIELD): at the marked
+ * windows between two steps of a protocol, sometimes give the CPU away.
+ * The hook lives in the hosted layer, so such a build is not freestanding. */
+#ifdef LAB_DEBUG_YIELD
+void lab_debug_yield(void);
+#define LAB_YIELD() lab_debug_yield()
+#else
+#define LAB_YIELD() ((void)0)
+#endif
+
 #define LAB_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LAB_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LAB_HIDDEN __attribute__((visibility("hidden")))

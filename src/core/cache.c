@@ -102,6 +102,7 @@ static bool steal_lock(const struct lab_view *v, struct lab_slot *s)
 	if (!atomic_compare_exchange_strong_explicit(&s->lock, &z, 1, memory_order_acquire,
 						     memory_order_relaxed))
 		return false;
+	LAB_YIELD(); /* locked, owner not yet fenced */
 	if (v->heavy_barrier)
 		v->heavy_barrier();
 	else

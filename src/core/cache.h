@@ -12,6 +12,7 @@ static inline bool lab_cache_enter(const struct lab_view *v, struct lab_slot *s)
 	if (LAB_UNLIKELY(lab_load_relaxed(&s->busy)))
 		return false;
 	lab_store_relaxed(&s->busy, 1);
+	LAB_YIELD(); /* busy announced, lock not yet read */
 	if (LAB_LIKELY(v->heavy_barrier))
 		lab_signal_fence(); /* the stealer's membarrier completes it */
 	else
@@ -83,6 +84,7 @@ static inline int lab_fast_free0(const struct lab_view *v, int slot, uint64_t id
 	lab_signal_fence();
 	uint32_t to = LAB_OW_CACHED | (uint32_t)slot;
 	uint32_t ow = lab_load_acquire(&v->owners[idx]);
+	LAB_YIELD(); /* owner word read, not yet written */
 	int r = 1;
 	if (ow == (caller | LAB_OW_EXCL)) {
 		/* our own exclusive room: no other thread writes its word (they

@@ -192,6 +192,7 @@ static int free_direct(const struct lab_view *v, uint64_t idx, unsigned order, u
 		if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, 0))
 			break;
 	}
+	LAB_YIELD(); /* owner word free, bits still set */
 	lab_rows_free(v, idx, order);
 	return 0;
 }

@@ -224,6 +224,7 @@ static long try_block(const struct lab_view *v, uint32_t row, unsigned order, ui
 	uint32_t n = 1u << order;
 	if (!row_reserve(&v->rows[row], n))
 		return -1;
+	LAB_YIELD(); /* reserved, not yet claimed */
 	long idx = row_claim_run(v, row, order);
 	if (idx < 0) {
 		lab_add_release(&v->rows[row], n);
@@ -236,6 +237,7 @@ static long try_block(const struct lab_view *v, uint32_t row, unsigned order, ui
 long lab_rows_alloc(const struct lab_view *v, unsigned order, uint32_t hint, uint32_t ow)
 {
 	long idx = search(v, hint, order, try_block, 0, 0);
+	LAB_YIELD();  /* claimed, owner not yet written */
 	if (idx >= 0) /* publish the owner; pairs with the acquire in free */
 		lab_store_release(&v->owners[idx], ow);
 	return idx;
@@ -248,6 +250,7 @@ static long try_batch(const struct lab_view *v, uint32_t row, unsigned order, ui
 	uint32_t k = row_reserve_upto(&v->rows[row], want);
 	if (!k)
 		return -1;
+	LAB_YIELD(); /* reserved, not yet claimed */
 	row_claim_bits(v, row, k, out);
 	counts_sub(v, row, k);
 	return (long)(((uint64_t)row << 32) | k);
@@ -275,6 +278,7 @@ void lab_rows_free(const struct lab_view *v, uint64_t idx, unsigned order)
 	lab_a64 *w = &v->bits[idx >> 6];
 	if (order <= 6) {
 		lab_and_release(w, ~(run_mask(order) << (idx & 63)));
+		LAB_YIELD(); /* bits clear, count not yet raised */
 	} else {
 		for (unsigned t = 0; t < (1u << (order - 6)); t++)
 			lab_store_release(&w[t], 0);

@@ -1,0 +1,596 @@
+/* Runner workloads bulk0/bulk9, pairs, churn, nearfull and fragment. Every
+ * timed loop calls the peer through pool->alloc and pool->free, so each peer
+ * pays the same indirect call; checks run outside the timed regions.
+ */
+#define _GNU_SOURCE
+#include "runner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void *(*alloc_fn)(struct peer_pool *pool, unsigned order);
+typedef int (*free_fn)(struct peer_pool *pool, void *page, unsigned order);
+
+#define HUGE_ORDER 9u
+#define HUGE_ROOMS ((size_t)1 << HUGE_ORDER)
+
+/* What each worker thread measured and found. */
+struct tstat {
+	uint64_t t0, t1, t2, t3; /* phase 1 [t0, t1), phase 2 [t2, t3) */
+	uint64_t done;		 /* operations done in the timed loop */
+	uint64_t nulls;		 /* allocations that returned NULL */
+	uintptr_t bits;		 /* OR of every address: alignment check */
+	int err;		 /* OR of the free results */
+	char why[160];		 /* a failure outside the timed loop */
+};
+
+static uint64_t span(const struct tstat *s, int n, bool second)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (int i = 0; i < n; i++) {
+		uint64_t a = second ? s[i].t2 : s[i].t0, b = second ? s[i].t3 : s[i].t1;
+
+		lo = a < lo ? a : lo;
+		hi = b > hi ? b : hi;
+	}
+	return hi > lo ? hi - lo : 1;
+}
+
+/* The first failure the threads recorded, as runner_fail; 0 if none. */
+static int thread_failures(const struct tstat *s, int n, size_t align)
+{
+	for (int i = 0; i < n; i++) {
+		if (s[i].why[0])
+			return runner_fail("thread %d: %s", i, s[i].why);
+		if (s[i].nulls)
+			return runner_fail("thread %d: %llu allocations returned NULL where the "
+					   "pool cannot be exhausted",
+					   i, (unsigned long long)s[i].nulls);
+		if (s[i].err)
+			return runner_fail("thread %d: a free failed (OR of results %d)", i,
+					   s[i].err);
+		if (s[i].bits & (align - 1))
+			return runner_fail("thread %d: a block not aligned to %zu B", i, align);
+	}
+	return 0;
+}
+
+/* ---- bulk0, bulk9 ------------------------------------------------------------------ */
+
+struct bulk {
+	struct peer_pool *pool;
+	unsigned order;
+	void **p;
+	size_t n; /* blocks */
+	int threads;
+	pthread_barrier_t bar;
+	int checked; /* thread 0's verdict between the phases */
+	struct tstat *st;
+};
+
+/* All blocks held: distinct, aligned, and a bounded pool has none left. */
+static int bulk_check(struct bulk *b)
+{
+	size_t bytes = b->pool->page_size << b->order;
+	void *extra;
+
+	if (runner_check_blocks(b->p, b->n, bytes, "bulk"))
+		return -1;
+	if (!(ropt.peer->caps & PEER_BOUNDED))
+		return 0;
+	extra = b->pool->alloc(b->pool, b->order);
+	if (extra) {
+		b->pool->free(b->pool, extra, b->order);
+		return runner_fail("allocation %zu succeeded in a full pool of %zu", b->n + 1,
+				   b->n);
+	}
+	return 0;
+}
+
+static void bulk_worker(void *arg, int i)
+{
+	struct bulk *b = arg;
+	struct tstat *s = &b->st[i];
+	struct peer_pool *pool = b->pool;
+	alloc_fn alloc = pool->alloc;
+	free_fn release = pool->free;
+	unsigned order = b->order;
+	size_t lo = b->n * (size_t)i / (size_t)b->threads;
+	size_t hi = b->n * (size_t)(i + 1) / (size_t)b->threads, j;
+	void **p = b->p;
+	int e = 0;
+
+	pthread_barrier_wait(&b->bar);
+	s->t0 = bench_now_ns();
+	for (j = lo; j < hi; j++)
+		p[j] = alloc(pool, order);
+	s->t1 = bench_now_ns();
+	pthread_barrier_wait(&b->bar);
+	if (i == 0)
+		b->checked = bulk_check(b);
+	pthread_barrier_wait(&b->bar);
+	if (b->checked)
+		return;
+	s->t2 = bench_now_ns();
+	for (j = lo; j < hi; j++)
+		e |= release(pool, p[j], order);
+	s->t3 = bench_now_ns();
+	s->err = e;
+	s->done = hi - lo;
+}
+
+int wl_bulk(unsigned order)
+{
+	struct bulk b;
+	uint64_t done = 0;
+	double ta, tf;
+	int rc = -1, t;
+
+	memset(&b, 0, sizeof(b));
+	b.order = order;
+	b.threads = ropt.threads;
+	b.n = ropt.pages >> order;
+	b.pool = runner_pool(ropt.pages, 0);
+	b.p = calloc(b.n, sizeof(*b.p));
+	b.st = calloc((size_t)b.threads, sizeof(*b.st));
+	if (!b.pool || !b.p || !b.st) {
+		runner_fail("set-up failed");
+		goto out;
+	}
+	memset(b.p, 0, b.n * sizeof(*b.p)); /* faulted in before the timed loops */
+	pthread_barrier_init(&b.bar, NULL, (unsigned)b.threads);
+	rc = runner_threads(b.threads, bulk_worker, &b);
+	pthread_barrier_destroy(&b.bar);
+	if (rc || b.checked || (rc = thread_failures(b.st, b.threads, 1)))
+		goto out;
+	for (t = 0; t < b.threads; t++)
+		done += b.st[t].done;
+	if (done != b.n) {
+		rc = runner_fail("%llu operations counted, %zu asked", (unsigned long long)done,
+				 b.n);
+		goto out;
+	}
+	runner_sink += (uintptr_t)b.p[b.n - 1];
+	/* ns per operation per thread: the phase's wall time * threads / blocks. */
+	ta = (double)span(b.st, b.threads, false) * b.threads / (double)b.n;
+	tf = (double)span(b.st, b.threads, true) * b.threads / (double)b.n;
+	runner_report("alloc", ta, "ns", b.n, b.threads,
+		      "%zu blocks of %zu B (order %u) allocated one by one, %d thread(s)", b.n,
+		      ropt.page_size << order, order, b.threads);
+	runner_report("free", tf, "ns", b.n, b.threads, "the same %zu blocks freed", b.n);
+	rc = 0;
+out:
+	if (b.pool)
+		ropt.peer->destroy(b.pool);
+	free(b.p);
+	free(b.st);
+	return rc;
+}
+
+/* ---- pairs ---------------------------------------------------------------------------- */
+
+struct loop_ctx {
+	struct peer_pool *pool;
+	pthread_barrier_t bar;
+	struct tstat *st;
+	void ***held; /* churn: each thread's held rooms */
+	size_t *nheld;
+};
+
+static void pairs_worker(void *arg, int i)
+{
+	struct loop_ctx *c = arg;
+	struct tstat *s = &c->st[i];
+	struct peer_pool *pool = c->pool;
+	alloc_fn alloc = pool->alloc;
+	free_fn release = pool->free;
+	uint64_t limit = runner_ops_limit(), deadline, done = 0, nulls = 0, acc = 0;
+	uintptr_t bits = 0;
+	int e = 0;
+
+	pthread_barrier_wait(&c->bar);
+	s->t0 = bench_now_ns();
+	deadline = runner_deadline(s->t0);
+	while (done < limit) {
+		uint64_t n = limit - done < RUNNER_CHUNK ? limit - done : RUNNER_CHUNK;
+
+		for (uint64_t k = 0; k < n; k++) {
+			void *p = alloc(pool, 0);
+
+			bits |= (uintptr_t)p;
+			nulls += !p;
+			acc += (uintptr_t)p;
+			e |= release(pool, p, 0);
+		}
+		done += n;
+		if (deadline && bench_now_ns() >= deadline)
+			break;
+	}
+	s->t1 = bench_now_ns();
+	s->done = done;
+	s->nulls = nulls;
+	s->bits = bits;
+	s->err = e;
+	runner_sink += acc;
+}
+
+/* Per-thread counts must equal the limit unless a deadline stopped them. */
+static int check_counts(const struct tstat *s, int n, uint64_t *total)
+{
+	bool exact = runner_deadline(1) == 0;
+
+	*total = 0;
+	for (int i = 0; i < n; i++) {
+		if (exact && s[i].done != ropt.ops)
+			return runner_fail("thread %d: %llu operations counted, %llu asked", i,
+					   (unsigned long long)s[i].done,
+					   (unsigned long long)ropt.ops);
+		*total += s[i].done;
+	}
+	return 0;
+}
+
+/* Mean over the threads of each thread's ns per operation. */
+static double mean_ns(const struct tstat *s, int n)
+{
+	double sum = 0;
+
+	for (int i = 0; i < n; i++)
+		sum += s[i].done ? (double)(s[i].t1 - s[i].t0) / (double)s[i].done : 0;
+	return sum / n;
+}
+
+static const char *how_bounded(void)
+{
+	if (ropt.duration > 0)
+		return "by --duration";
+	return ropt.ops_set ? "by --ops" : "by --ops, capped at 1 s";
+}
+
+int wl_pairs(void)
+{
+	struct loop_ctx c;
+	int n = ropt.threads, rc = -1;
+	uint64_t total;
+
+	memset(&c, 0, sizeof(c));
+	c.pool = runner_pool(ropt.pages, 0);
+	c.st = calloc((size_t)n, sizeof(*c.st));
+	if (!c.pool || !c.st) {
+		runner_fail("set-up failed");
+		goto out;
+	}
+	pthread_barrier_init(&c.bar, NULL, (unsigned)n);
+	rc = runner_threads(n, pairs_worker, &c);
+	pthread_barrier_destroy(&c.bar);
+	if (rc || (rc = thread_failures(c.st, n, c.pool->page_size)) ||
+	    (rc = check_counts(c.st, n, &total)))
+		goto out;
+	runner_report("pair", mean_ns(c.st, n), "ns", total, n,
+		      "alloc+free of one room, ns per pair per thread, %d thread(s), bounded %s", n,
+		      how_bounded());
+	runner_report("throughput", (double)total / (double)span(c.st, n, false) * 1e3, "Mops",
+		      total, n, "pairs per second of all %d thread(s), in millions", n);
+out:
+	if (c.pool)
+		ropt.peer->destroy(c.pool);
+	free(c.st);
+	return rc;
+}
+
+/* ---- churn -------------------------------------------------------------------------- */
+
+/* Each thread: allocate its share of the pool, keep a random fill% of it
+ * (untimed); then steps of free a random held room + allocate one. */
+static void churn_worker(void *arg, int i)
+{
+	struct loop_ctx *c = arg;
+	struct tstat *s = &c->st[i];
+	struct peer_pool *pool = c->pool;
+	alloc_fn alloc = pool->alloc;
+	free_fn release = pool->free;
+	size_t T = (size_t)ropt.threads;
+	size_t n = ropt.pages * (size_t)(i + 1) / T - ropt.pages * (size_t)i / T, keep, j;
+	uint64_t rng = bench_rng_seed(ropt.seed, 10 + (uint64_t)i);
+	uint64_t limit = runner_ops_limit(), deadline, done = 0, nulls = 0;
+	uintptr_t bits = 0;
+	void **held = calloc(n ? n : 1, sizeof(*held));
+	int e = 0;
+
+	keep = n * (size_t)ropt.fill / 100;
+	if (!held)
+		snprintf(s->why, sizeof(s->why), "out of memory");
+	for (j = 0; held && j < n; j++)
+		if (!(held[j] = alloc(pool, 0))) {
+			snprintf(s->why, sizeof(s->why), "pre-fill: allocation %zu of %zu was NULL",
+				 j, n);
+			break;
+		}
+	if (!s->why[0]) {
+		for (j = n; j > 1; j--) {
+			size_t r = bench_rng_below(&rng, j);
+			void *t = held[j - 1];
+
+			held[j - 1] = held[r];
+			held[r] = t;
+		}
+		for (j = keep; j < n; j++)
+			e |= release(pool, held[j], 0);
+		if (e)
+			snprintf(s->why, sizeof(s->why), "pre-fill: a free failed (%d)", e);
+	}
+	c->held[i] = held;
+	c->nheld[i] = keep;
+	pthread_barrier_wait(&c->bar);
+	s->t0 = bench_now_ns();
+	deadline = runner_deadline(s->t0);
+	while (!s->why[0] && keep && done < limit) {
+		uint64_t m = limit - done < RUNNER_CHUNK ? limit - done : RUNNER_CHUNK;
+
+		for (uint64_t k = 0; k < m; k++) {
+			size_t r = bench_rng_below(&rng, keep);
+			void *p;
+
+			e |= release(pool, held[r], 0);
+			p = alloc(pool, 0);
+			bits |= (uintptr_t)p;
+			nulls += !p;
+			held[r] = p;
+		}
+		done += m;
+		if (deadline && bench_now_ns() >= deadline)
+			break;
+	}
+	s->t1 = bench_now_ns();
+	s->done = done;
+	s->nulls = nulls;
+	s->bits = bits;
+	s->err = e;
+}
+
+int wl_churn(void)
+{
+	struct loop_ctx c;
+	int n = ropt.threads, rc = -1;
+	uint64_t total;
+	size_t all = 0, k;
+	void **cat = NULL;
+
+	memset(&c, 0, sizeof(c));
+	c.pool = runner_pool(ropt.pages, 0);
+	c.st = calloc((size_t)n, sizeof(*c.st));
+	c.held = calloc((size_t)n, sizeof(*c.held));
+	c.nheld = calloc((size_t)n, sizeof(*c.nheld));
+	if (!c.pool || !c.st || !c.held || !c.nheld) {
+		runner_fail("set-up failed");
+		goto out;
+	}
+	pthread_barrier_init(&c.bar, NULL, (unsigned)n);
+	rc = runner_threads(n, churn_worker, &c);
+	pthread_barrier_destroy(&c.bar);
+	if (rc || (rc = thread_failures(c.st, n, c.pool->page_size)))
+		goto out;
+	for (int i = 0; i < n; i++)
+		all += c.nheld[i];
+	if (!all) {
+		rc = runner_fail("--fill %d of --pages %zu holds no room", ropt.fill, ropt.pages);
+		goto out;
+	}
+	/* Every room held at the end is distinct. */
+	cat = malloc(all * sizeof(*cat));
+	if (!cat) {
+		rc = runner_fail("out of memory for the check");
+		goto out;
+	}
+	for (int i = 0, o = 0; i < n; i++)
+		for (k = 0; k < c.nheld[i]; k++)
+			cat[o++] = c.held[i][k];
+	if ((rc = runner_check_blocks(cat, all, c.pool->page_size, "churn")) ||
+	    (rc = check_counts(c.st, n, &total)))
+		goto out;
+	runner_sink += (uintptr_t)cat[all - 1];
+	runner_report("step", mean_ns(c.st, n), "ns", total, n,
+		      "free a random held room + allocate one; %zu of %zu rooms held (%d%%), "
+		      "%d thread(s), bounded %s",
+		      all, ropt.pages, ropt.fill, n, how_bounded());
+out:
+	if (c.pool)
+		ropt.peer->destroy(c.pool);
+	for (int i = 0; c.held && i < n; i++)
+		free(c.held[i]);
+	free(c.held);
+	free(c.nheld);
+	free(c.st);
+	free(cat);
+	return rc;
+}
+
+/* ---- nearfull ------------------------------------------------------------------------- */
+
+#define NEAR_REPS 50
+
+int wl_nearfull(void)
+{
+	size_t n = ropt.pages, got, reps;
+	struct peer_pool *pool = runner_pool(n, PEER_INDEX_ONLY);
+	void **held = calloc(n, sizeof(*held));
+	double sample[NEAR_REPS];
+	uint64_t rng = bench_rng_seed(ropt.seed, 20), t0, t1, deadline, fill_ns;
+	uintptr_t bits = 0;
+	int rc = -1;
+
+	if (!pool || !held) {
+		runner_fail("set-up failed");
+		goto out;
+	}
+	memset(held, 0, n * sizeof(*held));
+	t0 = bench_now_ns();
+	for (got = 0; got < n && (held[got] = pool->alloc(pool, 0)); got++)
+		bits |= (uintptr_t)held[got];
+	fill_ns = bench_now_ns() - t0;
+	if (got != n) {
+		runner_fail("filling the pool: allocation %zu of %zu returned NULL", got + 1, n);
+		goto out;
+	}
+	if (bits & (pool->page_size - 1)) {
+		runner_fail("a room not aligned to %zu B", pool->page_size);
+		goto out;
+	}
+	if ((held[0] = pool->alloc(pool, 0)) != NULL) {
+		runner_fail("allocation %zu succeeded in a full pool of %zu", n + 1, n);
+		goto out;
+	}
+	fprintf(stderr, "nearfull: %s filled %zu rooms in %.3f s (untimed)\n", ropt.peer->name, n,
+		(double)fill_ns * 1e-9);
+	reps = runner_ops_limit() < NEAR_REPS ? (size_t)runner_ops_limit() : NEAR_REPS;
+	deadline = runner_deadline(bench_now_ns());
+	for (got = 0; got < reps; got++) {
+		size_t j = bench_rng_below(&rng, n);
+		void *was = held[j], *p;
+		int e = pool->free(pool, was, 0);
+
+		if (pool->drain)
+			pool->drain(pool); /* so that the allocation searches the pool */
+		t0 = bench_now_ns();
+		p = pool->alloc(pool, 0);
+		t1 = bench_now_ns();
+		if (e || p != was) {
+			runner_fail("freed room %p (result %d), then allocated %p, not it", was, e,
+				    p);
+			goto out;
+		}
+		held[j] = p;
+		sample[got] = (double)(t1 - t0) * 1e-3;
+		if (deadline && got >= 2 && t1 >= deadline) {
+			got++;
+			break;
+		}
+	}
+	runner_sink += (uintptr_t)held[n / 2];
+	runner_report("alloc", runner_median(sample, got), "us", got, 1,
+		      "median of %zu allocations of the one free room of %zu (a random one "
+		      "each time)",
+		      got, n);
+	rc = 0;
+out:
+	if (pool)
+		ropt.peer->destroy(pool);
+	free(held);
+	return rc;
+}
+
+/* ---- fragment ------------------------------------------------------------------------- */
+
+#define FRAG_ROUNDS 100
+
+static int cmp_addr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Held rooms must not lie inside any order-9 block. */
+static int frag_check(void **held, size_t nheld, void **blocks, size_t nblocks, size_t room)
+{
+	size_t huge = room << HUGE_ORDER;
+
+	if (runner_check_blocks(held, nheld, room, "held rooms") ||
+	    runner_check_blocks(blocks, nblocks, huge, "order-9 blocks"))
+		return -1;
+	qsort(blocks, nblocks, sizeof(*blocks), cmp_addr);
+	for (size_t i = 0; i < nheld; i++) {
+		uintptr_t a = (uintptr_t)held[i];
+		size_t lo = 0, hi = nblocks;
+
+		while (lo < hi) { /* the first block above a */
+			size_t mid = (lo + hi) / 2;
+
+			if ((uintptr_t)blocks[mid] <= a)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo && a - (uintptr_t)blocks[lo - 1] < huge)
+			return runner_fail("held room %p lies inside order-9 block %p", held[i],
+					   blocks[lo - 1]);
+	}
+	return 0;
+}
+
+int wl_fragment(void)
+{
+	size_t n = ropt.pages, nheld = n / 2, k = nheld / 10, i, q, nblocks = 0;
+	size_t bound = (n - nheld) / HUGE_ROOMS;
+	struct peer_pool *pool = runner_pool(n, 0);
+	void **held = calloc(nheld, sizeof(*held));
+	void **blocks = calloc(n / HUGE_ROOMS + 1, sizeof(*blocks));
+	size_t *pos = calloc(nheld, sizeof(*pos));
+	uint64_t rng = bench_rng_seed(ropt.seed, 30), ops = 0;
+	int rc = -1, e = 0, r;
+	long hf;
+
+	if (!pool || !held || !blocks || !pos) {
+		runner_fail("set-up failed");
+		goto out;
+	}
+	for (i = 0; i < nheld; i++, ops++) {
+		pos[i] = i;
+		if (!(held[i] = pool->alloc(pool, 0))) {
+			runner_fail("fill: allocation %zu of %zu returned NULL", i + 1, nheld);
+			goto out;
+		}
+	}
+	for (r = 0; r < FRAG_ROUNDS; r++) {
+		for (q = 0; q < k; q++) { /* k distinct random held rooms */
+			size_t x = q + bench_rng_below(&rng, nheld - q), t = pos[q];
+
+			pos[q] = pos[x];
+			pos[x] = t;
+			e |= pool->free(pool, held[pos[q]], 0);
+			ops++;
+		}
+		for (q = 0; q < k; q++, ops++)
+			if (!(held[pos[q]] = pool->alloc(pool, 0))) {
+				runner_fail("round %d: allocation returned NULL at 50%% fill", r);
+				goto out;
+			}
+	}
+	if (e) {
+		runner_fail("a free failed (OR of results %d)", e);
+		goto out;
+	}
+	if (ops != nheld + 2 * (size_t)FRAG_ROUNDS * k) {
+		runner_fail("%llu operations counted, %zu asked", (unsigned long long)ops,
+			    nheld + 2 * (size_t)FRAG_ROUNDS * k);
+		goto out;
+	}
+	if (pool->drain)
+		pool->drain(pool);
+	while (nblocks <= n / HUGE_ROOMS && (blocks[nblocks] = pool->alloc(pool, HUGE_ORDER)))
+		nblocks++;
+	hf = pool->huge_free ? pool->huge_free(pool) : -1;
+	if (hf > 0) {
+		runner_fail("false out-of-memory: an order-9 allocation failed after %zu while the "
+			    "pool reports %ld whole free rows",
+			    nblocks, hf);
+		goto out;
+	}
+	if (frag_check(held, nheld, blocks, nblocks, pool->page_size))
+		goto out;
+	runner_sink += (uintptr_t)held[0];
+	runner_report("kept", 100.0 * (double)nblocks / (double)bound, "%", ops, 1,
+		      "%zu order-9 blocks allocatable of a bound of %zu (%zu free rooms / 512) "
+		      "after %d rounds of freeing and re-allocating a random 10%% at 50%% fill",
+		      nblocks, bound, n - nheld, FRAG_ROUNDS);
+	rc = 0;
+out:
+	if (pool)
+		ropt.peer->destroy(pool);
+	free(held);
+	free(blocks);
+	free(pos);
+	return rc;
+}
