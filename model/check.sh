@@ -32,10 +32,10 @@ fi
 
 fail=0
 
-# run NAME EXPECT DEFINES PANFLAGS: EXPECT is "ok" or "violation"
+# run NAME EXPECT DEFINES PANFLAGS HASHBITS: EXPECT is "ok" or "violation"
 run()
 {
-	name=$1 expect=$2 defs=$3 panflags=$4
+	name=$1 expect=$2 defs=$3 panflags=$4 w=$5
 	dir=$work/$name
 	rm -rf "$dir"
 	mkdir -p "$dir"
@@ -55,14 +55,14 @@ run()
 		return
 	fi
 	start=$(date +%s)
-	(cd "$dir" && ./pan -m200000 -w24 >pan.log 2>&1) || true
+	(cd "$dir" && ./pan -m200000 -w$w >pan.log 2>&1) || true
 	secs=$(($(date +%s) - start))
 	out=$dir/pan.log
 	errors=$(sed -n 's/.*errors: \([0-9][0-9]*\).*/\1/p' "$out" | head -n 1)
 	stored=$(sed -n 's/^ *\([0-9][0-9]*\) states, stored.*/\1/p' "$out" | head -n 1)
 	matched=$(sed -n 's/^ *\([0-9][0-9]*\) states, matched.*/\1/p' "$out" | head -n 1)
 	depth=$(sed -n 's/.*depth reached \([0-9][0-9]*\).*/\1/p' "$out" | head -n 1)
-	what=$(grep -m 1 -E 'assertion violated|invalid end state|acceptance cycle' "$out" || true)
+	what=$(grep -m 1 -E '^pan:[0-9]*: *(assertion violated|invalid end state|acceptance cycle)' "$out" || true)
 	if [ -z "$errors" ]; then
 		echo "model: $name: FAIL: no 'errors:' line from pan:" >&2
 		tail -n 20 "$out" >&2
@@ -87,13 +87,13 @@ run()
 	fi
 }
 
-run t2 ok "" ""
-run mut_free_store violation "-DMUT_FREE_STORE" ""
-run mut_no_busy violation "-DMUT_NO_BUSY" ""
-run mut_no_lock violation "-DMUT_NO_LOCK" ""
-run mut_count_first violation "-DMUT_COUNT_FIRST" ""
+run t2 ok "" "" 20
+run mut_free_store violation "-DMUT_FREE_STORE" "" 20
+run mut_no_busy violation "-DMUT_NO_BUSY" "" 20
+run mut_no_lock violation "-DMUT_NO_LOCK" "" 20
+run mut_count_first violation "-DMUT_COUNT_FIRST" "" 20
 if [ "${LAB_MODEL_QUICK:-0}" != 1 ]; then
-	run t3 ok "-DNT=3" "-DCOLLAPSE -DVECTORSZ=256"
+	run t3 ok "-DNT=3" "-DCOLLAPSE" 26
 fi
 
 if [ $fail != 0 ]; then

@@ -116,11 +116,26 @@ static int harness_run_one(harness_fn fn)
 	return atomic_load(&harness_fails) != 0;
 }
 
+/* Does name contain one of the comma-separated words of list? */
+static int harness_match(const char *list, const char *name)
+{
+	while (*list) {
+		size_t n = strcspn(list, ",");
+		for (const char *p = name; *p; p++)
+			if (n && strncmp(p, list, n) == 0)
+				return 1;
+		list += n + (list[n] == ',');
+	}
+	return 0;
+}
+
 static int harness_run(const char *filter)
 {
 	int passed = 0, failed = 0;
 	for (int i = 0; i < harness_ntests; i++) {
-		if (filter && !strstr(harness_tests[i].name, filter))
+		/* "A,B" runs the tests whose name contains A or B; "-A,B" the others */
+		if (filter && harness_match(filter + (filter[0] == '-'), harness_tests[i].name) ==
+				      (filter[0] == '-'))
 			continue;
 		int bad = harness_run_one(harness_tests[i].fn);
 		printf("%s %s\n", bad ? "FAIL" : "ok", harness_tests[i].name);

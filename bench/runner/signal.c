@@ -100,8 +100,10 @@ int wl_signal(void)
 	sigemptyset(&sa.sa_mask);
 	atomic_store(&sig_pool, pool);
 	if (e || sigaction(SIGALRM, &sa, &old) || timer_set(SIG_PERIOD_US)) {
-		runner_fail(e ? "pre-fill: a free failed" : "sigaction/setitimer: %s",
-			    strerror(errno));
+		if (e)
+			runner_fail("pre-fill: a free failed (OR of results %d)", e);
+		else
+			runner_fail("sigaction/setitimer: %s", strerror(errno));
 		goto out;
 	}
 	t0 = bench_now_ns();
