@@ -74,3 +74,10 @@ if(LAB_MIMALLOC_LIB AND LAB_MIMALLOC_INCLUDE)
 else()
   message(STATUS "labyrinth-runner-mimalloc: libmimalloc not found, skipped")
 endif()
+
+# ctest: every peer of every runner on every workload at tiny sizes.
+if(LAB_BUILD_TESTS)
+  enable_testing()
+  add_test(NAME bench_runners COMMAND sh ${LAB_RUNNER_DIR}/smoke.sh ${PROJECT_BINARY_DIR})
+  set_tests_properties(bench_runners PROPERTIES LABELS bench TIMEOUT 300)
+endif()

@@ -30,7 +30,8 @@ static inline struct labyrinth *maze(struct peer_pool *p)
 
 static void *alloc_excl(struct peer_pool *p, unsigned order)
 {
-	return order ? lab_alloc_pages(maze(p), GFP_EXCL, order) : lab_alloc_page(maze(p), GFP_EXCL);
+	return order ? lab_alloc_pages(maze(p), GFP_EXCL, order) :
+		       lab_alloc_page(maze(p), GFP_EXCL);
 }
 
 static void *alloc_shared(struct peer_pool *p, unsigned order)

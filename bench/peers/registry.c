@@ -14,15 +14,15 @@ const struct peer *const runner_peers[] = {
 #elif defined(RUNNER_MIMALLOC)
 	&peer_mimalloc,
 #else
-	&peer_labyrinth,
-	&peer_labyrinth_shared,
-	&peer_malloc,
+	&peer_labyrinth,	/* peers/lab.c */
+	&peer_labyrinth_shared, /* peers/lab.c */
+	&peer_malloc,		/* peers/malloc.c: glibc */
 #ifdef RUNNER_HAVE_CK
-	&peer_ckstack,
+	&peer_ckstack,		/* peers/ckstack.c */
 #endif
-	&peer_mutexlist,
-	&peer_mmap,
-	&peer_scan,
+	&peer_mutexlist,	/* peers/mutexlist.c */
+	&peer_mmap,		/* peers/mmap.c */
+	&peer_scan,		/* peers/scan.c */
 #endif
 };
 

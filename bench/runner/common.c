@@ -23,8 +23,7 @@ void runner_pin(int cpu)
 	CPU_SET(cpu % (int)ncpu, &set);
 	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	if (err)
-		fprintf(stderr, "runner: pthread_setaffinity_np(cpu %d): %s\n", cpu,
-			strerror(err));
+		fprintf(stderr, "runner: pthread_setaffinity_np(cpu %d): %s\n", cpu, strerror(err));
 }
 
 struct thread_arg {

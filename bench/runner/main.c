@@ -245,8 +245,9 @@ static int parse(int argc, char **argv, const struct workload **wl)
 			pages_set = true;
 		} else if (!strcmp(name, "--page-size")) {
 			if (parse_u64(val, 4096, (uint64_t)1 << 30, &v) || (v & (v - 1)))
-				return bad("--page-size wants a power of two in 4096..2^30, not '%s'",
-					   val);
+				return bad(
+					"--page-size wants a power of two in 4096..2^30, not '%s'",
+					val);
 			ropt.page_size = (size_t)v;
 		} else if (!strcmp(name, "--ops")) {
 			if (parse_u64(val, 1, (uint64_t)1 << 48, &v))
@@ -275,7 +276,7 @@ static int parse(int argc, char **argv, const struct workload **wl)
 		return bad("%s", "--peer and --workload are required");
 	ropt.peer = find_peer(peer);
 	if (!ropt.peer)
-		return bad("no peer '%s' in this runner (see --list)", peer);
+		return bad("no peer '%s' in this runner; --list shows them", peer);
 	/* churnNN is churn with --fill NN. */
 	if (!strncmp(work, "churn", 5) && work[5]) {
 		if (parse_u64(work + 5, 1, 99, &v))
