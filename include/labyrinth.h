@@ -49,6 +49,10 @@ typedef uint32_t lab_owner_t; /* the owner's Linux thread id (gettid); 0 = no ow
 /* lab_config.flags */
 #define LAB_NO_MEMORY 0x1u /* rooms are indices only (physical frame numbers) */
 #define LAB_HUGETLB 0x2u   /* try MAP_HUGETLB for the room memory; falls back quietly */
+#define LAB_GENERATIONS                                                                            \
+	0x4u /* keep an 8-bit generation per room (8 more bits of
+				metadata per room), so that the Linux-style struct
+				page handles of a stale allocation are refused */
 
 struct lab_config {	       /* zero-initialise it; zero fields take defaults */
 	size_t page_size;      /* bytes per room: a power of two >= 4096; 0 = 4096 */
@@ -56,7 +60,7 @@ struct lab_config {	       /* zero-initialise it; zero fields take defaults */
 	size_t reserve;	       /* rooms that only LAB_GFP_ATOMIC may take; 0 = none */
 	void *memory;	       /* caller's region of pages*page_size bytes, page_size aligned;
 			     NULL = the maze maps its own (lazily, address space only) */
-	unsigned flags;	       /* LAB_NO_MEMORY, LAB_HUGETLB */
+	unsigned flags;	       /* LAB_NO_MEMORY, LAB_HUGETLB, LAB_GENERATIONS */
 	unsigned reserved_[7]; /* room for more fields later; keep zero */
 };
 

@@ -88,8 +88,13 @@ LAB_INLINE long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 	}
 	if (LAB_UNLIKELY(idx < 0))
 		idx = alloc_slow(m, gfp, order);
-	if (idx >= 0)
+	if (idx >= 0) {
 		lab_poison(m, (size_t)idx, order, false);
+		if (m->gens) /* we own the block now: nobody else writes it */
+			atomic_store_explicit(&m->gens[idx],
+					      (uint8_t)(lab_generation(m, (size_t)idx) + 1),
+					      memory_order_relaxed);
+	}
 	if (LAB_UNLIKELY(gfp & LAB_GFP_ZERO) && idx >= 0 && m->base)
 		memset(m->base + ((size_t)idx << m->page_shift), 0, m->page_size << order);
 	return idx;

@@ -28,6 +28,10 @@ struct labyrinth {
 	void *meta;
 	size_t meta_len;
 	void *map; /* room memory we mapped (NULL: caller's or none) */
+	/* gens[i]: generation of room i (LAB_GENERATIONS), NULL otherwise.
+	 * Bumped (relaxed) by the thread that allocates a block at i, which
+	 * then owns it; read by frees of Linux-style handles. */
+	_Atomic(uint8_t) *gens;
 	size_t map_len;
 	int reg; /* index in the handle pool, -1 if malloc'd */
 };
@@ -127,6 +131,12 @@ struct lab_buf {
 LAB_HIDDEN void lab_buf_s(struct lab_buf *b, const char *s);
 LAB_HIDDEN void lab_buf_u(struct lab_buf *b, uint64_t x);
 LAB_HIDDEN void lab_buf_x(struct lab_buf *b, uint64_t x);
+
+/* The generation of room idx (0 without LAB_GENERATIONS). */
+static inline uint8_t lab_generation(const struct labyrinth *m, size_t idx)
+{
+	return m->gens ? atomic_load_explicit(&m->gens[idx], memory_order_relaxed) : 0;
+}
 
 /* api.c helpers shared with linux_compat.c */
 LAB_HIDDEN const char *lab_free_misuse(int err);

@@ -69,7 +69,7 @@ static int check_config(const struct lab_config *cfg, size_t *ps, unsigned *shif
 		return -EINVAL;
 	if (cfg->pages == 0 || cfg->reserve > cfg->pages)
 		return -EINVAL;
-	if (cfg->flags & ~(unsigned)(LAB_NO_MEMORY | LAB_HUGETLB))
+	if (cfg->flags & ~(unsigned)(LAB_NO_MEMORY | LAB_HUGETLB | LAB_GENERATIONS))
 		return -EINVAL;
 	for (unsigned i = 0; i < sizeof(cfg->reserved_) / sizeof(cfg->reserved_[0]); i++)
 		if (cfg->reserved_[i])
@@ -148,6 +148,15 @@ int lab_create(struct labyrinth **out, const struct lab_config *cfg)
 			ASAN_POISON_MEMORY_REGION(m->map, len);
 #endif
 	}
+	if (cfg->flags & LAB_GENERATIONS) {
+		m->gens = lab_os_map((cfg->pages + 4095) & ~(size_t)4095, 4096, 0);
+		if (!m->gens) {
+			lab_os_unmap(m->map, m->map_len);
+			lab_os_unmap(m->meta, meta_len);
+			handle_put(m);
+			return -ENOMEM;
+		}
+	}
 	m->uid = atomic_fetch_add_explicit(&next_uid, 1, memory_order_relaxed);
 	atomic_store_explicit(&m->magic, LAB_MAZE_MAGIC, memory_order_relaxed);
 	if (m->reg >= 0)
@@ -170,6 +179,8 @@ void lab_destroy(struct labyrinth *m)
 #endif
 	lab_os_unmap(m->map, m->map_len);
 	lab_os_unmap(m->meta, m->meta_len);
+	if (m->gens)
+		lab_os_unmap((void *)m->gens, (m->v.pages + 4095) & ~(size_t)4095);
 	m->base = NULL;
 	if (m->reg < 0)
 		free(m);
@@ -210,9 +221,10 @@ void lab_stats(const struct labyrinth *m, struct lab_stats *out)
 	out->rows = m->v.nrows;
 	out->max_order = m->v.max_order;
 	out->waiters = atomic_load_explicit(&m->v.m->waiters, memory_order_relaxed);
-	out->meta_bytes = cs.meta_bytes;
+	uint64_t gens = m->gens ? m->v.pages : 0;
+	out->meta_bytes = cs.meta_bytes + gens;
 	/* per room, without the fixed header and thread caches */
-	uint64_t scaled = cs.meta_bytes - cs.meta_fixed;
+	uint64_t scaled = cs.meta_bytes - cs.meta_fixed + gens;
 	out->meta_bits_per_room = (size_t)((scaled * 8 + m->v.pages - 1) / m->v.pages);
 }
 

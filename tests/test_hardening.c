@@ -6,8 +6,12 @@
 
 #include <errno.h>
 #include <labyrinth.h>
+#include <labyrinth/linux.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static struct labyrinth *mk(size_t pages, unsigned flags)
 {
@@ -180,8 +184,6 @@ TEST(thread_id_reuse_does_not_inherit_pages)
 }
 
 #ifdef LAB_ASAN
-#include <sys/wait.h>
-#include <unistd.h>
 /* Only in AddressSanitizer builds: a write to a freed room is reported. */
 TEST(asan_reports_use_after_free)
 {
@@ -212,3 +214,56 @@ TEST(asan_reports_use_after_free)
 	CHECK_MSG(strstr(buf, "use-after-poison") != NULL, "stderr: %.200s", buf);
 }
 #endif
+
+/* Run fn in a child with stderr captured; its exit status and stderr. */
+static int in_child(void (*fn)(void), char *buf, size_t cap)
+{
+	int fd[2];
+	REQUIRE(pipe(fd) == 0);
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		fn();
+		_exit(0);
+	}
+	close(fd[1]);
+	size_t len = 0;
+	ssize_t n;
+	while (len < cap - 1 && (n = read(fd[0], buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = 0;
+	close(fd[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return st;
+}
+
+static void free_stale_handle(void)
+{
+	struct page *old = alloc_page(GFP_ATOMIC);
+	__free_page(old);
+	struct page *now = alloc_page(GFP_ATOMIC); /* the same room, again */
+	if (page_address(now) != page_address(old) || now == old)
+		_exit(3); /* the scenario did not happen: fail loudly */
+	__free_page(old); /* stale: must panic */
+	_exit(0);
+}
+
+TEST(stale_linux_handle_is_refused)
+{
+	struct page *a = alloc_page(GFP_ATOMIC);
+	REQUIRE(a);
+	CHECK(virt_to_page(page_address(a)) == a);
+	CHECK(virt_to_page((char *)page_address(a) + 100) == a);
+	__free_page(a);
+	struct page *b = alloc_page(GFP_ATOMIC);
+	REQUIRE(b);
+	CHECK(page_address(b) == page_address(a)); /* the thread cache is LIFO */
+	CHECK(b != a);				   /* a new generation */
+	__free_page(b);
+	char err[4096];
+	int st = in_child(free_stale_handle, err, sizeof err);
+	CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "child status %#x", st);
+	CHECK_MSG(strstr(err, "stale handle") != NULL, "stderr: %.200s", err);
+}

@@ -7,9 +7,10 @@
  *   __free_page(p);
  *
  * A struct page * is an opaque handle, not the page's address: convert with
- * page_address() and virt_to_page(). Freeing a handle that is not allocated,
- * with the wrong order or by a thread that does not own an exclusive page
- * panics (Linux would BUG()). "Exclusive" here means a per-thread owner, not
+ * page_address() and virt_to_page(). It carries the room's generation, so a
+ * stale handle (its page was freed and allocated again since) is refused.
+ * Freeing a stale handle, one that is not allocated, with the wrong order or
+ * by a thread that does not own an exclusive page panics (Linux would BUG()). "Exclusive" here means a per-thread owner, not
  * Linux's PageAnonExclusive.
  */
 #ifndef LABYRINTH_LINUX_H

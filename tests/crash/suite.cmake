@@ -1,0 +1,12 @@
+# tests/crash/: crash at any instruction (issue 4, section 7).
+# Included from the tests block of the top-level CMakeLists.txt.
+add_executable(test_crash ${CMAKE_CURRENT_LIST_DIR}/crash.c)
+target_include_directories(test_crash PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_compile_options(test_crash PRIVATE -UNDEBUG)
+# Bind every symbol at start-up: lazy binding would add thousands of steps
+# to the first call of each libc function inside a stepped operation.
+target_link_options(test_crash PRIVATE -Wl,-z,now)
+set_target_properties(test_crash PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+lab_link_exe(test_crash)
+add_test(NAME crash_sweep COMMAND test_crash)
+set_tests_properties(crash_sweep PROPERTIES TIMEOUT 300 LABELS crash SKIP_RETURN_CODE 77)
