@@ -45,6 +45,7 @@ typedef uint32_t lab_owner_t; /* the owner's Linux thread id (gettid); 0 = no ow
 #define LAB_GFP_ALL 0x3fu	/* every defined bit */
 
 #define LAB_MAX_ORDER 10u /* largest order: 2^10 rooms per block */
+#define LAB_MAX_PAGE_SIZE (1ull << 40) /* largest room: 1 TiB */
 
 /* lab_config.flags */
 #define LAB_NO_MEMORY 0x1u /* rooms are indices only (physical frame numbers) */
@@ -55,7 +56,7 @@ typedef uint32_t lab_owner_t; /* the owner's Linux thread id (gettid); 0 = no ow
 				page handles of a stale allocation are refused */
 
 struct lab_config {	       /* zero-initialise it; zero fields take defaults */
-	size_t page_size;      /* bytes per room: a power of two >= 4096; 0 = 4096 */
+	size_t page_size;      /* bytes per room: a power of two, 4096 .. 2^40; 0 = 4096 */
 	size_t pages;	       /* number of rooms, >= 1 */
 	size_t reserve;	       /* rooms that only LAB_GFP_ATOMIC may take; 0 = none */
 	void *memory;	       /* caller's region of pages*page_size bytes, page_size aligned;

@@ -65,7 +65,7 @@ static int check_config(const struct lab_config *cfg, size_t *ps, unsigned *shif
 	if (!cfg)
 		return -EINVAL;
 	size_t p = cfg->page_size ? cfg->page_size : 4096;
-	if (p < 4096 || (p & (p - 1)))
+	if (p < 4096 || (p & (p - 1)) || (uint64_t)p > LAB_MAX_PAGE_SIZE)
 		return -EINVAL;
 	if (cfg->pages == 0 || cfg->reserve > cfg->pages)
 		return -EINVAL;
