@@ -1,6 +1,7 @@
 # labyrinth: entry points. CMake does the building; this file drives it.
 #
-#   make run             set up, build, run the main job (./build/lab-bench)
+#   make run             set up, build, a quick `labyrinth bench` (about a minute),
+#                        writing out/bench.{csv,json,png} and out/maze.png [RUN_ARGS=...]
 #   make test            set up, build, run every test through ctest
 #   make bench           build and run ./build/lab-bench [BENCH_ARGS=...]
 #   make install         PREFIX=/usr/local [DESTDIR=...]
@@ -56,7 +57,7 @@ ASAN_ENV = $(SAN_ENV) ASAN_OPTIONS=$${ASAN_OPTIONS:-abort_on_error=0:detect_leak
 TSAN_ENV = $(SAN_ENV) TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 FORMAT_FILES = $(wildcard include/*.h include/*/*.h src/*.[ch] src/*/*.[ch] cli/*.[ch] \
-	bench/*.[ch] tests/*.[ch] tests/*/*.[ch])
+	bench/*.[ch] bench/*/*.[ch] tests/*.[ch] tests/*/*.[ch])
 
 .PHONY: all setup configure build run bench test install clean test-asan test-tsan \
 	check-freestanding format format-check
@@ -72,12 +73,24 @@ configure:
 build: configure
 	$(CMAKE) --build $(BUILD) -j $(JOBS)
 
+# make run: the quick suite of `labyrinth bench` (every workload, every peer found,
+# 3 runs after a warm-up, pairs also at 2 threads), then the maze after fragment.
+RUN_DIR ?= out
+RUN_ARGS ?=
 run: setup
-	@if ! ls bench/*.c >/dev/null 2>&1; then \
-		echo "make run: no bench/*.c yet, so there is no lab-bench to run" >&2; exit 1; fi
 	@$(MAKE) --no-print-directory build
-	@test -x $(BUILD)/lab-bench || { echo "make run: $(BUILD)/lab-bench was not built" >&2; exit 1; }
-	./$(BUILD)/lab-bench
+	@test -x $(BUILD)/labyrinth || { echo "make run: $(BUILD)/labyrinth was not built (no cli/*.c?)" >&2; exit 1; }
+	@mkdir -p $(RUN_DIR)
+	@st=0; $(BUILD)/labyrinth bench --quick --pairs-threads 1,2 --csv $(RUN_DIR)/bench.csv \
+		--json $(RUN_DIR)/bench.json --png $(RUN_DIR)/bench.png $(RUN_ARGS) || st=$$?; \
+	$(BUILD)/labyrinth map --workload fragment --out $(RUN_DIR)/maze.png || st=$$?; \
+	echo; \
+	echo "make run: the table above is also in $(RUN_DIR)/bench.csv and $(RUN_DIR)/bench.json;"; \
+	echo "  plot: $(RUN_DIR)/bench.png (ns/op per workload and peer, threads vs Mops/s);"; \
+	echo "  maze: $(RUN_DIR)/maze.png (after the fragment workload)."; \
+	echo "  More: $(BUILD)/labyrinth --help, man docs/labyrinth.1"; \
+	if [ $$st -ne 0 ]; then echo "make run: some rows failed a check (status error above)" >&2; fi; \
+	exit $$st
 
 bench: build
 	@test -x $(BUILD)/lab-bench || { echo "make bench: $(BUILD)/lab-bench was not built (no bench/*.c?)" >&2; exit 1; }
@@ -117,7 +130,8 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan-gcc $(BUILD)-asan-clang $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan-gcc $(BUILD)-asan-clang $(BUILD)-tsan $(BUILD)-yield \
+		$(BUILD)-valgrind $(BUILD)-msan $(BUILD)-fuzz
 
 # Extra targets of the hardening suites (fuzz, soak, model, ...), one file each.
 -include mk/*.mk

@@ -14,7 +14,7 @@ for r in labyrinth-runner labyrinth-runner-jemalloc labyrinth-runner-tcmalloc \
 	labyrinth-runner-mimalloc; do
 	[ -x "$dir/$r" ] || continue
 	for p in $("$dir/$r" --list | awk '$1 == "peer" { print $2 }'); do
-		for w in bulk0 bulk9 pairs churn10 churn99 handoff nearfull signal fragment; do
+		for w in bulk0 bulk9 pairs churn10 churn90 handoff nearfull signal fragment; do
 			pages=1024
 			[ "$w" = nearfull ] && pages=4096
 			for t in 1 2; do

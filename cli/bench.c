@@ -54,13 +54,15 @@ struct opts {
 	int npeers;
 	int threads[MAX_LIST];
 	int nthreads;
+	int pthreads[MAX_LIST]; /* thread counts of pairs: --threads and --pairs-threads */
+	int npthreads;
 	int fills[MAX_LIST];
 	int nfills;
 	const char *pages, *page_size, *seed;
 	uint64_t ops;
 	double duration;
 	int runs;
-	bool pin, quick, list, ops_set, runs_set;
+	bool pin, quick, list, ops_set, runs_set, pages_set;
 	const char *csv, *json, *png;
 };
 
@@ -481,8 +483,8 @@ static void print_table(void)
 {
 	const char *last = "";
 
-	printf("%-10s %3s %-16s %-10s %10s %-4s %9s %7s  %s\n", "workload", "thr", "peer",
-	       "metric", "median", "unit", "Mops/s", "ratio", "status");
+	printf("%-10s %3s %-16s %-10s %10s %-4s %9s %7s  %s\n", "workload", "thr", "peer", "metric",
+	       "median", "unit", "Mops/s", "ratio", "status");
 	for (size_t i = 0; i < nrows; i++) {
 		const struct bench_row *r = &rows[i];
 		char med[32], mops[32], ratio[32];
@@ -502,10 +504,9 @@ static void print_table(void)
 			snprintf(mops, sizeof(mops), "-");
 			snprintf(ratio, sizeof(ratio), "-");
 		}
-		printf("%-10s %3d %-16s %-10s %10s %-4s %9s %7s  %s%s%s\n", r->workload,
-		       r->threads, r->peer, r->metric, med, r->unit, mops, ratio, r->status,
-		       strcmp(r->status, "ok") ? ": " : "",
-		       strcmp(r->status, "ok") ? r->note : "");
+		printf("%-10s %3d %-16s %-10s %10s %-4s %9s %7s  %s%s%s\n", r->workload, r->threads,
+		       r->peer, r->metric, med, r->unit, mops, ratio, r->status,
+		       strcmp(r->status, "ok") ? ": " : "", strcmp(r->status, "ok") ? r->note : "");
 	}
 }
 
@@ -654,9 +655,8 @@ static void progress(const char *what)
 	fill = progress_total ? progress_done * width / progress_total : width;
 	if (fill > width)
 		fill = width;
-	fprintf(stderr, "\r[%.*s%*s] %d/%d %s\033[K", fill,
-		"##############################", width - fill, "", progress_done, progress_total,
-		what);
+	fprintf(stderr, "\r[%.*s%*s] %d/%d %s\033[K", fill, "##############################",
+		width - fill, "", progress_done, progress_total, what);
 	fflush(stderr);
 }
 
@@ -684,6 +684,7 @@ static void usage(FILE *f)
 		"                       churnNN = churn at NN%% fill)\n"
 		"  -p, --peers LIST     default: every peer the runners offer (see --list)\n"
 		"  -t, --threads LIST   thread counts, default 1 (e.g. 1,2,4)\n"
+		"      --pairs-threads LIST  more thread counts for pairs only (the scaling plot)\n"
 		"      --pages N        rooms per pool (runner default 65536; nearfull 2^24)\n"
 		"      --page-size B    bytes per room, a power of two >= 4096\n"
 		"      --ops N          operations per thread per run (default 1000000)\n"
@@ -692,7 +693,8 @@ static void usage(FILE *f)
 		"      --fill LIST      churn fill levels in percent (default 10,50,90,99)\n"
 		"  -r, --runs N         measured runs after the warm-up (default 5)\n"
 		"      --pin            pin worker thread i to CPU i\n"
-		"  -q, --quick          small sizes: --runs 3, --ops 50000, nearfull --pages 2^20\n"
+		"  -q, --quick          small sizes: --runs 3, --ops 20000, --pages 8192 (nearfull\n"
+		"                       2^20)\n"
 		"                       (explicit options win)\n"
 		"      --csv FILE       write every row as CSV\n"
 		"      --json FILE      write every row as a JSON array of objects\n"
@@ -743,14 +745,26 @@ static int parse_int_list(const char *arg, const char *what, int *out, int max, 
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_PAGES = 256, O_PAGE_SIZE, O_OPS, O_DURATION, O_SEED, O_FILL, O_PIN, O_CSV,
-	       O_JSON, O_PNG };
+	enum {
+		O_PAGES = 256,
+		O_PAGE_SIZE,
+		O_OPS,
+		O_DURATION,
+		O_SEED,
+		O_FILL,
+		O_PIN,
+		O_CSV,
+		O_JSON,
+		O_PNG,
+		O_PTHREADS
+	};
 	static const struct option lo[] = {
 		{ "workload", required_argument, NULL, 'w' },
 		{ "workloads", required_argument, NULL, 'w' },
 		{ "peers", required_argument, NULL, 'p' },
 		{ "peer", required_argument, NULL, 'p' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "pairs-threads", required_argument, NULL, O_PTHREADS },
 		{ "pages", required_argument, NULL, O_PAGES },
 		{ "page-size", required_argument, NULL, O_PAGE_SIZE },
 		{ "ops", required_argument, NULL, O_OPS },
@@ -776,6 +790,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, ":w:p:t:r:qlh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'w':
+			while (o->nworkloads > 0)
+				free(o->workloads[--o->nworkloads]);
 			n = cli_split(optarg, o->workloads, MAX_LIST);
 			if (n < 0)
 				return cli_usage_error("--workload wants a comma-separated list, "
@@ -784,6 +800,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->nworkloads = n;
 			break;
 		case 'p':
+			while (o->npeers > 0)
+				free(o->peers[--o->npeers]);
 			n = cli_split(optarg, o->peers, MAX_PEERS);
 			if (n < 0)
 				return cli_usage_error("--peers wants a comma-separated list, "
@@ -797,6 +815,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return n;
 			o->nthreads = -n;
 			break;
+		case O_PTHREADS:
+			n = parse_int_list(optarg, "--pairs-threads", o->pthreads, MAX_LIST, 1,
+					   1024);
+			if (n > 0)
+				return n;
+			o->npthreads = -n;
+			break;
 		case O_FILL:
 			n = parse_int_list(optarg, "--fill", o->fills, MAX_LIST, 1, 99);
 			if (n > 0)
@@ -807,6 +832,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (cli_parse_u64(optarg, 1, (uint64_t)1 << 32, &v))
 				return cli_usage_error("--pages wants 1..2^32, not '%s'", optarg);
 			o->pages = optarg;
+			o->pages_set = true;
 			break;
 		case O_PAGE_SIZE:
 			if (cli_parse_u64(optarg, 4096, (uint64_t)1 << 30, &v) || (v & (v - 1)))
@@ -877,11 +903,29 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (!o->runs_set)
 		o->runs = o->quick ? 3 : 5;
 	if (!o->ops_set)
-		o->ops = o->quick ? 50000 : 1000000;
+		o->ops = o->quick ? 20000 : 1000000;
+	if (!o->pages && o->quick)
+		o->pages = "8192";
 	if (!o->nthreads) {
 		o->threads[0] = 1;
 		o->nthreads = 1;
 	}
+	/* pairs: the union of --threads and --pairs-threads, in ascending order */
+	for (int i = 0; i < o->nthreads; i++) {
+		bool dup = false;
+
+		for (int k = 0; k < o->npthreads; k++)
+			dup |= o->pthreads[k] == o->threads[i];
+		if (!dup && o->npthreads < MAX_LIST)
+			o->pthreads[o->npthreads++] = o->threads[i];
+	}
+	for (int i = 1; i < o->npthreads; i++)
+		for (int k = i; k > 0 && o->pthreads[k - 1] > o->pthreads[k]; k--) {
+			int t = o->pthreads[k];
+
+			o->pthreads[k] = o->pthreads[k - 1];
+			o->pthreads[k - 1] = t;
+		}
 	if (!o->nfills) {
 		static const int f[] = { 10, 50, 90, 99 };
 
@@ -943,7 +987,7 @@ static void add_rows(const char *w, int threads, const char *peer, const struct 
 	if (!ms->nm) {
 		struct bench_row *r = add_row();
 
-		snprintf(r->workload, sizeof(r->workload), "%s", w);
+		snprintf(r->workload, sizeof(r->workload), "%.31s", w);
 		r->threads = threads;
 		snprintf(r->peer, sizeof(r->peer), "%s", peer);
 		snprintf(r->status, sizeof(r->status), "%s", ms->status[0] ? ms->status : "error");
@@ -955,13 +999,14 @@ static void add_rows(const char *w, int threads, const char *peer, const struct 
 		const struct metric *m = &ms->m[i];
 		struct bench_row *r = add_row();
 
-		snprintf(r->workload, sizeof(r->workload), "%s", w);
+		snprintf(r->workload, sizeof(r->workload), "%.31s", w);
 		r->threads = m->threads > 0 ? m->threads : threads;
 		snprintf(r->peer, sizeof(r->peer), "%s", peer);
 		snprintf(r->metric, sizeof(r->metric), "%s", m->name);
 		snprintf(r->unit, sizeof(r->unit), "%s", m->unit);
 		snprintf(r->status, sizeof(r->status), "%s", ms->status);
-		snprintf(r->note, sizeof(r->note), "%s", strcmp(ms->status, "ok") ? ms->note : m->note);
+		snprintf(r->note, sizeof(r->note), "%s",
+			 strcmp(ms->status, "ok") ? ms->note : m->note);
 		r->runs = m->n;
 		r->mops = r->ratio = -1;
 		if (strcmp(ms->status, "ok"))
@@ -985,23 +1030,21 @@ static void add_rows(const char *w, int threads, const char *peer, const struct 
 				snprintf(r->status, sizeof(r->status), "error");
 				snprintf(r->note, sizeof(r->note),
 					 "runs did different work: %llu..%llu operations", lo, hi);
+				r->mops = -1;
 				break;
 			}
 	}
 }
 
-int cmd_bench(int argc, char **argv)
+static int bench(struct opts *op)
 {
-	static struct opts o;
+	struct opts o = *op;
 	static char names[64][32];
 	static struct measure ms;
 	const struct peer *order[MAX_PEERS];
 	char seedbuf[32], opsbuf[32], durbuf[32], thrbuf[16];
 	int norder = 0, nnames, rc;
 
-	rc = parse_opts(argc, argv, &o);
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
 	rc = find_runner_dir();
 	if (rc)
 		return rc;
@@ -1020,7 +1063,8 @@ int cmd_bench(int argc, char **argv)
 			const struct peer *p = find_peer(o.peers[i]);
 
 			if (!p) {
-				fprintf(stderr, "%s: no peer '%s'; the runners in %s offer:", cli_cmd,
+				fprintf(stderr,
+					"%s: no peer '%s'; the runners in %s offer:", cli_cmd,
 					o.peers[i], runner_dir);
 				for (int k = 0; k < npeers; k++)
 					fprintf(stderr, " %s", peers[k].name);
@@ -1045,7 +1089,10 @@ int cmd_bench(int argc, char **argv)
 	nnames = expand_workloads(&o, names, 64);
 
 	progress_on = isatty(2);
-	progress_total = nnames * o.nthreads * norder * (1 + o.runs);
+	progress_total = 0;
+	for (int wi = 0; wi < nnames; wi++)
+		progress_total += (strcmp(names[wi], "pairs") ? o.nthreads : o.npthreads) * norder *
+				  (1 + o.runs);
 	snprintf(seedbuf, sizeof(seedbuf), "%s", o.seed ? o.seed : "1");
 	snprintf(opsbuf, sizeof(opsbuf), "%llu", (unsigned long long)o.ops);
 	snprintf(durbuf, sizeof(durbuf), "%g", o.duration);
@@ -1060,11 +1107,14 @@ int cmd_bench(int argc, char **argv)
 	for (int wi = 0; wi < nnames; wi++) {
 		const char *w = names[wi];
 
-		for (int ti = 0; ti < o.nthreads; ti++) {
+		const int *tl = strcmp(w, "pairs") ? o.threads : o.pthreads;
+		int ntl = strcmp(w, "pairs") ? o.nthreads : o.npthreads;
+
+		for (int ti = 0; ti < ntl; ti++) {
 			size_t mark = nrows;
 			bool skip = false;
 
-			snprintf(thrbuf, sizeof(thrbuf), "%d", o.threads[ti]);
+			snprintf(thrbuf, sizeof(thrbuf), "%d", tl[ti]);
 			for (int pi = 0; pi < norder && !skip; pi++) {
 				const struct peer *p = order[pi];
 				char *av[32], what[96];
@@ -1086,12 +1136,12 @@ int cmd_bench(int argc, char **argv)
 					av[ac++] = "--ops";
 					av[ac++] = opsbuf;
 				}
-				if (o.pages) {
-					av[ac++] = "--pages";
-					av[ac++] = (char *)o.pages;
-				} else if (o.quick && !strcmp(w, "nearfull")) {
+				if (o.quick && !o.pages_set && !strcmp(w, "nearfull")) {
 					av[ac++] = "--pages";
 					av[ac++] = "1048576";
+				} else if (o.pages) {
+					av[ac++] = "--pages";
+					av[ac++] = (char *)o.pages;
 				}
 				if (o.page_size) {
 					av[ac++] = "--page-size";
@@ -1103,7 +1153,7 @@ int cmd_bench(int argc, char **argv)
 
 				memset(&ms, 0, sizeof(ms));
 				snprintf(ms.status, sizeof(ms.status), "ok");
-				snprintf(what, sizeof(what), "%s t=%d %s", w, o.threads[ti],
+				snprintf(what, sizeof(what), "%.31s t=%d %.31s", w, tl[ti],
 					 p->name);
 				progress(what);
 				run_once(av, &ms, true);
@@ -1111,7 +1161,7 @@ int cmd_bench(int argc, char **argv)
 				/* A workload that does not use threads reports another count:
 				 * measured already with the first thread count. */
 				if (!strcmp(ms.status, "ok") && ms.nm && ms.m[0].threads > 0 &&
-				    ms.m[0].threads != o.threads[ti] &&
+				    ms.m[0].threads != tl[ti] &&
 				    row_exists(w, ms.m[0].threads, p->name)) {
 					nrows = mark;
 					skip = true;
@@ -1125,7 +1175,7 @@ int cmd_bench(int argc, char **argv)
 				}
 				if (strcmp(ms.status, "ok"))
 					progress_done += o.runs;
-				add_rows(w, o.threads[ti], p->name, &ms, &o);
+				add_rows(w, tl[ti], p->name, &ms, &o);
 			}
 		}
 	}
@@ -1139,15 +1189,29 @@ int cmd_bench(int argc, char **argv)
 		rc = CLI_FAIL;
 	if (o.json && write_json(o.json))
 		rc = CLI_FAIL;
-	if (o.png && plot_bench(o.png, rows, nrows, o.threads, o.nthreads))
+	if (o.png && plot_bench(o.png, rows, nrows, o.pthreads, o.npthreads))
 		rc = CLI_FAIL;
 	for (size_t i = 0; i < nrows; i++)
 		if (!strcmp(rows[i].status, "error"))
 			rc = rc ? rc : CLI_FAIL;
+	return rc;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	static struct opts o;
+	int rc = parse_opts(argc, argv, &o);
+
+	if (rc == 0)
+		rc = bench(&o);
+	else if (rc < 0)
+		rc = CLI_OK; /* --help */
 	for (int i = 0; i < o.nworkloads; i++)
 		free(o.workloads[i]);
 	for (int i = 0; i < o.npeers; i++)
 		free(o.peers[i]);
 	free(rows);
+	rows = NULL;
+	nrows = caprows = 0;
 	return rc;
 }

@@ -71,8 +71,8 @@ struct scenario {
 	struct labyrinth *maze;
 	struct scenario_opts opt;
 	struct lab_stats st;
-	int valid;	/* lab_validate's result */
-	char why[256];	/* its reason when not 0 */
+	int valid;			     /* lab_validate's result */
+	char why[256];			     /* its reason when not 0 */
 	size_t allocated, exclusive, cached; /* rooms, from lab_room_info */
 	int nowners;
 	lab_owner_t owners[64]; /* the worker threads' ids, in worker order */
@@ -81,15 +81,15 @@ struct scenario {
 };
 
 /* Options -w -p -t -s -P shared by map and stats: getopt long options and help text. */
-#define SCENARIO_HELP                                                                        \
-	"  -w, --workload W   fragment (default), fill or churn:\n"                           \
-	"                       fragment: fill 50%% with single rooms (1 in 4 exclusive), then\n" \
-	"                         100 rounds each freeing and re-allocating a random 10%%\n"     \
-	"                       fill: fill 75%% with blocks of order 0 to 4, free nothing\n"    \
-	"                       churn: as fragment, with blocks of order 0 to 3\n"              \
-	"  -p, --pages N      rooms in the maze (default 65536)\n"                               \
-	"  -P, --page-size B  bytes per room, a power of two >= 4096 (default 4096)\n"          \
-	"  -t, --threads N    worker threads, each an owner (default 4, at most 64)\n"          \
+#define SCENARIO_HELP                                                                              \
+	"  -w, --workload W   fragment (default), fill or churn:\n"                                \
+	"                       fragment: fill 50%% with single rooms (1 in 4 exclusive), then\n"  \
+	"                         100 rounds each freeing and re-allocating a random 10%%\n"       \
+	"                       fill: fill 75%% with blocks of order 0 to 4, free nothing\n"       \
+	"                       churn: as fragment, with blocks of order 0 to 3\n"                 \
+	"  -p, --pages N      rooms in the maze (default 65536)\n"                                 \
+	"  -P, --page-size B  bytes per room, a power of two >= 4096 (default 4096)\n"             \
+	"  -t, --threads N    worker threads, each an owner (default 4, at most 64)\n"             \
 	"  -s, --seed S       seed of the random choices (default 1)\n"
 
 void scenario_defaults(struct scenario_opts *o);

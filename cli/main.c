@@ -5,15 +5,16 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: labyrinth SUBCOMMAND [OPTIONS]\n"
-		   "       labyrinth --help | --version\n"
-		   "\n"
-		   "subcommands:\n"
-		   "  bench   run workloads against labyrinth and its peers; table, CSV, JSON, PNG\n"
-		   "  map     run a scenario on a maze and draw it (PNG, or ANSI in the terminal)\n"
-		   "  stats   run a scenario and print the maze's figures and lab_validate's verdict\n"
-		   "\n"
-		   "'labyrinth SUBCOMMAND --help' describes each one; 'man labyrinth' all of them.\n");
+	fprintf(f,
+		"usage: labyrinth SUBCOMMAND [OPTIONS]\n"
+		"       labyrinth --help | --version\n"
+		"\n"
+		"subcommands:\n"
+		"  bench   run workloads against labyrinth and its peers; table, CSV, JSON, PNG\n"
+		"  map     run a scenario on a maze and draw it (PNG, or ANSI in the terminal)\n"
+		"  stats   run a scenario and print the maze's figures and lab_validate's verdict\n"
+		"\n"
+		"'labyrinth SUBCOMMAND --help' describes each one; 'man labyrinth' all of them.\n");
 }
 
 int main(int argc, char **argv)

@@ -1,10 +1,11 @@
 /* The bench plot: gnuplot (gnuplot-nox) draws a PNG from two data files.
  * Panel 1: median ns per operation per workload (grouped bars, one per
- * peer, log scale), at the first thread count. Panel 2, when several thread
+ * peer, log scale), at the first thread count of each. Panel 2, when several thread
  * counts ran: threads vs Mops/s for the pairs workload. */
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -75,14 +76,14 @@ int plot_bench(const char *png, const struct bench_row *rows, size_t n, const in
 		p = index_of(peers, &npeers, r->peer);
 		if (p < 0)
 			continue;
-		if (ns > 0 && r->threads == threads[0]) {
+		if (ns > 0) {
 			/* one cluster per workload, named by metric where it has several */
 			if (!strncmp(r->workload, "bulk", 4))
 				snprintf(name, sizeof(name), "%s-%s", r->workload, r->metric);
 			else
 				snprintf(name, sizeof(name), "%s", r->workload);
 			c = index_of(clusters, &nclusters, name);
-			if (c >= 0) {
+			if (c >= 0 && bar[c][p] < 0) { /* its first thread count */
 				bar[c][p] = ns;
 				lo = ns < lo ? ns : lo;
 				hi = ns > hi ? ns : hi;
@@ -137,21 +138,29 @@ int plot_bench(const char *png, const struct bench_row *rows, size_t n, const in
 	f = fopen(script, "w");
 	if (!f)
 		goto out;
-	fprintf(f, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-		   "  set terminal pngcairo size 1200,%d font 'sans,10'\n"
-		   "} else {\n"
-		   "  set terminal png size 1200,%d\n"
-		   "}\n",
+	fprintf(f,
+		"if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+		"  set terminal pngcairo size 1200,%d font 'sans,10'\n"
+		"} else {\n"
+		"  set terminal png size 1200,%d\n"
+		"}\n",
 		two ? 900 : 520, two ? 900 : 520);
 	fprintf(f, "set output ");
 	gp_quote(f, png);
 	fprintf(f, "\nset datafile missing '?'\nset key outside right top\nset grid ytics\n");
+	/* twelve distinct colours, labyrinth (first) in the boldest */
+	static const char *const colours[] = { "#d62728", "#ff9896", "#1f77b4", "#2ca02c",
+					       "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+					       "#bcbd22", "#17becf", "#ff7f0e", "#393b79" };
+	for (int i = 0; i < 12; i++)
+		fprintf(f, "set linetype %d lc rgb '%s' lw 2 pt %d\n", i + 1, colours[i],
+			i % 12 + 1);
 	if (two)
 		fprintf(f, "set multiplot layout 2,1 title 'labyrinth bench'\n");
 	if (nclusters) {
 		fprintf(f,
-			"set title 'median ns per operation, %d thread(s) (log scale, lower is "
-			"better)'\n"
+			"set title 'median ns per operation, at the first thread count of each "
+			"workload (log scale, lower is better)'\n"
 			"set style data histograms\n"
 			"set style histogram clustered gap 1\n"
 			"set style fill solid 0.85 border -1\n"
@@ -161,16 +170,17 @@ int plot_bench(const char *png, const struct bench_row *rows, size_t n, const in
 			"set ylabel 'ns/op'\n"
 			"set xtics rotate by -30 nomirror\n"
 			"plot for [i=2:%d] ",
-			threads[0], lo / 3, hi * 3, npeers + 1);
+			lo / 3, hi * 3, npeers + 1);
 		gp_quote(f, bars);
 		fprintf(f, " using i:xtic(1) title columnheader(i)\n");
 	}
 	if (two) {
-		fprintf(f, "unset logscale y\nunset style\nset style data linespoints\n"
-			   "set title 'pairs: throughput of all threads (higher is better)'\n"
-			   "set xlabel 'threads'\nset ylabel 'Mops/s'\nset xtics 1 norotate\n"
-			   "set autoscale y\nset yrange [0:*]\n"
-			   "plot for [i=2:%d] ",
+		fprintf(f,
+			"unset logscale y\nunset style\nset style data linespoints\n"
+			"set title 'pairs: throughput of all threads (higher is better)'\n"
+			"set xlabel 'threads'\nset ylabel 'Mops/s'\nset xtics 1 norotate\n"
+			"set autoscale y\nset yrange [0:*]\n"
+			"plot for [i=2:%d] ",
 			npeers + 1);
 		gp_quote(f, pairs);
 		fprintf(f, " using 1:i with linespoints lw 2 title columnheader(i)\n"
@@ -182,7 +192,7 @@ int plot_bench(const char *png, const struct bench_row *rows, size_t n, const in
 	posix_spawn_file_actions_t fa;
 
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 1 /* O_WRONLY */, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	errno = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (errno) {

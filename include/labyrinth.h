@@ -44,7 +44,7 @@ typedef uint32_t lab_owner_t; /* the owner's Linux thread id (gettid); 0 = no ow
 #define LAB_GFP_NOFAIL 0x20u	/* never returns NULL: waits with KERNEL, panics otherwise */
 #define LAB_GFP_ALL 0x3fu	/* every defined bit */
 
-#define LAB_MAX_ORDER 10u /* largest order: 2^10 rooms per block */
+#define LAB_MAX_ORDER 10u	       /* largest order: 2^10 rooms per block */
 #define LAB_MAX_PAGE_SIZE (1ull << 40) /* largest room: 1 TiB */
 
 /* lab_config.flags */
@@ -57,7 +57,7 @@ typedef uint32_t lab_owner_t; /* the owner's Linux thread id (gettid); 0 = no ow
 
 struct lab_config {	       /* zero-initialise it; zero fields take defaults */
 	size_t page_size;      /* bytes per room: a power of two, 4096 .. 2^40; 0 = 4096 */
-	size_t pages;	       /* number of rooms, >= 1 */
+	size_t pages;	       /* number of rooms, 1 .. 2^31 */
 	size_t reserve;	       /* rooms that only LAB_GFP_ATOMIC may take; 0 = none */
 	void *memory;	       /* caller's region of pages*page_size bytes, page_size aligned;
 			     NULL = the maze maps its own (lazily, address space only) */
@@ -107,7 +107,8 @@ LAB_API int lab_free_index(struct labyrinth *maze, size_t index, unsigned order)
 LAB_API long lab_page_index(const struct labyrinth *maze, const void *page);
 LAB_API void *lab_index_page(const struct labyrinth *maze, size_t index);
 
-/* The owner thread of the block holding this room; 0 if the room is free. */
+/* The owner thread of the block holding this room (page may point at any
+ * byte of it); 0 if the room is free or outside the maze. */
 LAB_API lab_owner_t lab_page_owner(const struct labyrinth *maze, const void *page);
 LAB_API lab_owner_t lab_index_owner(const struct labyrinth *maze, size_t index);
 /* Hand an allocated page to thread `to`: the owner of an exclusive page, any

@@ -16,10 +16,13 @@ set -eu
 # Build and test: compilers (C and C++ for the header test), CMake, pkg-config,
 # binutils (ld -r, nm, readelf), libc (libc.a for the static consumer test),
 # clang's sanitizer runtimes (make test-asan / test-tsan).
-required="gcc g++ clang cmake make pkg-config libc6-dev binutils libclang-rt-14-dev"
-# Benchmarks against peers, plots, images, model checking, formatting.
-optional="libck-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox
-libstb-dev libpng-dev spin clang-format"
+# The labyrinth command: libpng-dev (map's PNG), gnuplot-nox (bench --png, make run),
+# jq (the CLI tests parse the JSON).
+required="gcc g++ clang cmake make pkg-config libc6-dev binutils libclang-rt-14-dev
+libpng-dev gnuplot-nox jq"
+# Benchmarks against peers, model checking, formatting.
+optional="libck-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
+libstb-dev spin clang-format"
 
 say()
 {

@@ -218,7 +218,7 @@ lab_owner_t lab_page_owner(const struct labyrinth *m, const void *page)
 {
 	if (!lab_live(m) || !m->base)
 		return 0;
-	long idx = page_to_index(m, page);
+	long idx = lab_page_index(m, page); /* any byte of the room */
 	return idx < 0 ? 0 : lab_index_owner(m, (size_t)idx);
 }
 

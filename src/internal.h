@@ -89,8 +89,8 @@ static inline int lab_slot_of(struct labyrinth *maze)
 }
 
 /* AddressSanitizer: free rooms of mazes that map their own memory are
- * poisoned, so that a use after free is reported. Blocks above 64 MiB are
- * left alone (their shadow is too large to rewrite on every call). */
+ * poisoned, so that a use after free is reported. Mazes above 64 MiB are
+ * left alone (their shadow is too large to rewrite). */
 #if defined(__SANITIZE_ADDRESS__)
 #define LAB_ASAN 1
 #elif defined(__has_feature)
@@ -104,7 +104,7 @@ static inline int lab_slot_of(struct labyrinth *maze)
 static inline void lab_poison(const struct labyrinth *m, size_t idx, unsigned order, bool on)
 {
 	size_t len = m->page_size << order;
-	if (!m->map || len > LAB_POISON_MAX)
+	if (!m->map || m->map_len > LAB_POISON_MAX)
 		return;
 	char *p = m->base + (idx << m->page_shift);
 	if (on)

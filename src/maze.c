@@ -174,7 +174,7 @@ void lab_destroy(struct labyrinth *m)
 	if (m->reg >= 0)
 		atomic_store_explicit(&pool_uid[m->reg], 0, memory_order_release);
 #ifdef LAB_ASAN
-	if (m->map)
+	if (m->map && m->map_len <= LAB_POISON_MAX)
 		ASAN_UNPOISON_MEMORY_REGION(m->map, m->map_len);
 #endif
 	lab_os_unmap(m->map, m->map_len);

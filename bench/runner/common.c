@@ -116,6 +116,15 @@ int runner_check_blocks(void *const *p, size_t n, size_t bytes, const char *what
 	return 0;
 }
 
+void **runner_ptrs(size_t n)
+{
+	void **p = malloc((n ? n : 1) * sizeof(*p));
+
+	if (p)
+		memset(p, 0xa5, (n ? n : 1) * sizeof(*p));
+	return p;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

@@ -177,7 +177,7 @@ int wl_handoff(void)
 	}
 	memset(h.ring, 0, (size_t)h.producers * sizeof(*h.ring));
 	for (i = 0; i < h.producers; i++)
-		if (!(h.ring[i].slot = calloc(cap, sizeof(void *)))) {
+		if (!(h.ring[i].slot = runner_ptrs(cap))) {
 			runner_fail("out of memory");
 			goto out;
 		}

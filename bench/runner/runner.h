@@ -61,6 +61,10 @@ struct peer_pool *runner_pool(size_t pages, unsigned flags);
  * bytes, no two overlapping (sorted copy). 0, or -1 after runner_fail. */
 int runner_check_blocks(void *const *p, size_t n, size_t bytes, const char *what);
 
+/* n pointers, faulted in before any timed loop (filled with a non-zero
+ * pattern: a compiler turns malloc + memset 0 into a lazy calloc). */
+void **runner_ptrs(size_t n);
+
 double runner_median(double *v, size_t n);
 
 /* The workloads: 0 after reporting, -1 after runner_fail. */

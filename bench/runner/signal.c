@@ -68,7 +68,7 @@ int wl_signal(void)
 {
 	size_t n = ropt.pages, keep = n * (size_t)ropt.fill / 100, j;
 	struct peer_pool *pool = runner_pool(n, 0);
-	void **held = calloc(n, sizeof(*held));
+	void **held = runner_ptrs(n);
 	uint64_t want = runner_ops_limit() / 2000, steps = 0, nulls = 0, t0, deadline, calls;
 	uint64_t rng = bench_rng_seed(ropt.seed, 40);
 	uintptr_t bits = 0;

@@ -133,13 +133,12 @@ int wl_bulk(unsigned order)
 	b.threads = ropt.threads;
 	b.n = ropt.pages >> order;
 	b.pool = runner_pool(ropt.pages, 0);
-	b.p = calloc(b.n, sizeof(*b.p));
+	b.p = runner_ptrs(b.n);
 	b.st = calloc((size_t)b.threads, sizeof(*b.st));
 	if (!b.pool || !b.p || !b.st) {
 		runner_fail("set-up failed");
 		goto out;
 	}
-	memset(b.p, 0, b.n * sizeof(*b.p)); /* faulted in before the timed loops */
 	pthread_barrier_init(&b.bar, NULL, (unsigned)b.threads);
 	rc = runner_threads(b.threads, bulk_worker, &b);
 	pthread_barrier_destroy(&b.bar);
@@ -296,7 +295,7 @@ static void churn_worker(void *arg, int i)
 	uint64_t rng = bench_rng_seed(ropt.seed, 10 + (uint64_t)i);
 	uint64_t limit = runner_ops_limit(), deadline, done = 0, nulls = 0;
 	uintptr_t bits = 0;
-	void **held = calloc(n ? n : 1, sizeof(*held));
+	void **held = runner_ptrs(n);
 	int e = 0;
 
 	keep = n * (size_t)ropt.fill / 100;
@@ -415,7 +414,7 @@ int wl_nearfull(void)
 {
 	size_t n = ropt.pages, got, reps;
 	struct peer_pool *pool = runner_pool(n, PEER_INDEX_ONLY);
-	void **held = calloc(n, sizeof(*held));
+	void **held = runner_ptrs(n);
 	double sample[NEAR_REPS];
 	uint64_t rng = bench_rng_seed(ropt.seed, 20), t0, t1, deadline, fill_ns;
 	uintptr_t bits = 0;
@@ -425,7 +424,6 @@ int wl_nearfull(void)
 		runner_fail("set-up failed");
 		goto out;
 	}
-	memset(held, 0, n * sizeof(*held));
 	t0 = bench_now_ns();
 	for (got = 0; got < n && (held[got] = pool->alloc(pool, 0)); got++)
 		bits |= (uintptr_t)held[got];

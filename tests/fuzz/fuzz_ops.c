@@ -35,9 +35,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FZ_MAXP 2048u	   /* rooms at most */
-#define FZ_PS 4096u	   /* bytes per room */
-#define FZ_MAXOPS 2000u	   /* operations per input at most */
+#define FZ_MAXP 2048u	      /* rooms at most */
+#define FZ_PS 4096u	      /* bytes per room */
+#define FZ_MAXOPS 2000u	      /* operations per input at most */
 #define FZ_VALIDATE_EVERY 16u /* lab_validate every so many operations */
 #define FZ_TID_MASK 0x3fffffu /* owner ids are 22-bit thread ids */
 
@@ -93,12 +93,16 @@ static uint32_t in32(struct fz_in *in)
 
 /* ---------------------------------------------------------------- the model */
 
-enum { R_FREE, R_HEAD, R_TAIL };
+enum {
+	R_FREE,
+	R_HEAD,
+	R_TAIL
+};
 
 struct fz_room {
-	uint8_t state; /* R_* */
-	uint8_t order; /* R_HEAD: the block's order */
-	uint8_t excl;  /* R_HEAD: exclusive */
+	uint8_t state;	/* R_* */
+	uint8_t order;	/* R_HEAD: the block's order */
+	uint8_t excl;	/* R_HEAD: exclusive */
 	uint32_t owner; /* R_HEAD: owner tid */
 	uint32_t head;	/* R_HEAD/R_TAIL: the block's first room */
 	uint32_t pos;	/* R_HEAD: position in heads[] */
@@ -371,9 +375,9 @@ static lab_owner_t run_call(int who, struct fz_call *c)
 
 /* ---------------------------------------------------------------- one-time set-up */
 
-static struct labyrinth *foreign;  /* another maze */
-static void *foreign_page;	   /* a page of it, held for good */
-static unsigned char *heap_bytes;  /* a heap object */
+static struct labyrinth *foreign; /* another maze */
+static void *foreign_page;	  /* a page of it, held for good */
+static unsigned char *heap_bytes; /* a heap object */
 static unsigned char static_bytes[64];
 
 static void setup_once(void)
@@ -516,11 +520,11 @@ static void check_room(size_t idx)
 		const struct fz_room *h = &M.r[r->head];
 		EXPECT(ri.state == LAB_ROOM_ALLOCATED, "room %zu is allocated, state %u", idx,
 		       ri.state);
-		EXPECT(ri.owner == h->owner && ri.order == h->order &&
-			       ri.exclusive == h->excl && ri.block == r->head,
-		       "room %zu: owner %u order %u exclusive %u block %zu; model %u %u %u %u",
-		       idx, ri.owner, ri.order, ri.exclusive, ri.block, h->owner, h->order,
-		       h->excl, r->head);
+		EXPECT(ri.owner == h->owner && ri.order == h->order && ri.exclusive == h->excl &&
+			       ri.block == r->head,
+		       "room %zu: owner %u order %u exclusive %u block %zu; model %u %u %u %u", idx,
+		       ri.owner, ri.order, ri.exclusive, ri.block, h->owner, h->order, h->excl,
+		       r->head);
 		EXPECT(own == h->owner, "lab_index_owner(%zu) = %u, model %u", idx, own, h->owner);
 	}
 	if (base) {
@@ -600,8 +604,8 @@ static size_t pick_index(struct fz_in *in)
 	}
 	if (b < 248)
 		return in16(in) % (M.pages + 4);
-	static const size_t far[] = { FZ_MAXP, (size_t)1 << 31, (size_t)1 << 32, SIZE_MAX,
-				      SIZE_MAX - 1, (size_t)LONG_MAX + 1 };
+	static const size_t far[] = { FZ_MAXP,	(size_t)1 << 31, (size_t)1 << 32,
+				      SIZE_MAX, SIZE_MAX - 1,	 (size_t)LONG_MAX + 1 };
 	return far[(b - 248) % (sizeof far / sizeof far[0])];
 }
 
@@ -686,8 +690,9 @@ static void op_alloc(struct fz_in *in, int who)
 	} else {
 		idx = c.rc;
 		if (idx < 0) {
-			EXPECT(want != 0, "lab_alloc_index(gfp %#x, order %u) = %ld, model: success",
-			       c.gfp, c.order, idx);
+			EXPECT(want != 0,
+			       "lab_alloc_index(gfp %#x, order %u) = %ld, model: success", c.gfp,
+			       c.order, idx);
 			EXPECT(idx == want || (alt && idx == alt),
 			       "lab_alloc_index(gfp %#x, order %u) = %ld, model %ld", c.gfp,
 			       c.order, idx, want);
@@ -783,8 +788,8 @@ static void op_give(struct fz_in *in, int who)
 	fz_opname = who ? "helper give" : "give";
 	run_call(who, &c);
 	EXPECT(c.rc == want, "give (%s) of room %zu to %u by %s = %ld, model %d",
-	       c.op == C_GIVE_INDEX ? "index" : "address", idx, c.to, who ? "helper" : "main",
-	       c.rc, want);
+	       c.op == C_GIVE_INDEX ? "index" : "address", idx, c.to, who ? "helper" : "main", c.rc,
+	       want);
 	if (c.rc == 0) {
 		M.r[idx].owner = c.to;
 		EXPECT(lab_index_owner(maze, idx) == c.to, "owner after give: %u, want %u",
@@ -853,10 +858,10 @@ static void op_null(struct fz_in *in)
 
 static int make_maze(struct fz_in *in)
 {
-	unsigned a = in8(in), b = in8(in), c = in8(in);
+	unsigned a = in8(in), b = in8(in), c = in8(in), d = in8(in);
 	size_t pages;
-	static const size_t sizes[] = { 1, 2, 3, 7, 64, 100, 511, 512, 513, 1023, 1024, 1025, 1536,
-					 2047, 2048, 600 };
+	static const size_t sizes[] = { 1,   2,	   3,	 7,    64,   100,  511,	 512,
+					513, 1023, 1024, 1025, 1536, 2047, 2048, 600 };
 	switch (a & 3) {
 	case 0:
 		pages = 1 + b % 16;
@@ -889,6 +894,8 @@ static int make_maze(struct fz_in *in)
 		cfg.memory = fz_callmem;
 	if ((a & 0x80) && mode != 1)
 		cfg.flags |= LAB_HUGETLB; /* tried, falls back quietly */
+	if (d & 1)
+		cfg.flags |= LAB_GENERATIONS; /* only struct page handles see it */
 	fz_opname = "lab_create";
 	int rc = lab_create(&maze, &cfg);
 	EXPECT(rc == 0 && maze, "lab_create(pages %zu reserve %zu mode %d flags %#x) = %d", pages,
@@ -944,8 +951,8 @@ static void finish(void)
 	check_stats();
 	struct lab_stats st;
 	lab_stats(maze, &st);
-	EXPECT(st.free == M.pages - stuck, "after freeing everything: free %zu, pages %zu, stuck %zu",
-	       st.free, M.pages, stuck);
+	EXPECT(st.free == M.pages - stuck,
+	       "after freeing everything: free %zu, pages %zu, stuck %zu", st.free, M.pages, stuck);
 	EXPECT(st.cached == 0, "both caches drained, %zu rooms still cached", st.cached);
 	check_valid();
 	check_all_rooms();
