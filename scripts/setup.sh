@@ -18,11 +18,12 @@ set -eu
 # clang's sanitizer runtimes (make test-asan / test-tsan).
 # The labyrinth command: libpng-dev (map's PNG), gnuplot-nox (bench --png, make run),
 # jq (the CLI tests parse the JSON).
+# The peers of labyrinth bench (ck, jemalloc, mimalloc, tcmalloc), the model
+# checker (spin, for the model_spin test) and clang-format (CI's format-check).
 required="gcc g++ clang cmake make pkg-config libc6-dev binutils libclang-rt-14-dev
-libpng-dev gnuplot-nox jq"
-# Benchmarks against peers, model checking, formatting.
-optional="libck-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
-libstb-dev spin clang-format"
+libpng-dev gnuplot-nox jq libck-dev libjemalloc-dev libmimalloc-dev
+libgoogle-perftools-dev spin clang-format valgrind"
+optional="libstb-dev"
 
 say()
 {

@@ -17,12 +17,23 @@ static pthread_key_t lab_tls_key;
 static pthread_once_t lab_once = PTHREAD_ONCE_INIT;
 static _Atomic(int) lab_key_ready;
 
+/* Give a slot back; a stealer holds a slot's lock only for a moment, so
+ * retry a while, then leave the rooms to stealers (they stay counted). */
+static void release_slot(struct lab_tls_ent *e)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (lab_core_slot_release(&e->maze->v, e->slot, e->key))
+			return;
+		lab_os_yield();
+	}
+}
+
 static void release_all(struct lab_tls *t)
 {
 	for (unsigned i = 0; i < LAB_TLS_MAZES; i++) {
 		struct lab_tls_ent *e = &t->ent[i];
 		if (e->maze && e->slot >= 0 && lab_handle_alive(e->reg, e->uid))
-			lab_core_slot_release(&e->maze->v, e->slot, e->key);
+			release_slot(e);
 		e->maze = NULL;
 		e->uid = 0;
 	}
@@ -104,7 +115,7 @@ int lab_slot_slow(struct labyrinth *maze)
 		i = LAB_TLS_MAZES - 1;
 		struct lab_tls_ent *old = &t->ent[i];
 		if (old->maze && old->slot >= 0 && lab_handle_alive(old->reg, old->uid))
-			lab_core_slot_release(&old->maze->v, old->slot, old->key);
+			release_slot(old);
 		e.maze = maze;
 		e.uid = maze->uid;
 		e.reg = maze->reg;

@@ -26,13 +26,17 @@ int lab_core_slot_claim(const struct lab_view *v, uint32_t key, uint32_t seed)
 	return -1;
 }
 
-void lab_core_slot_release(const struct lab_view *v, int slot, uint32_t key)
+bool lab_core_slot_release(const struct lab_view *v, int slot, uint32_t key)
 {
 	struct lab_slot *s = &v->slots[slot];
 	lab_core_drain(v, slot);
+	/* a stealer holding the lock made the drain step aside: keep the slot */
+	if (lab_load_acquire(&s->top))
+		return false;
 	uint32_t k = key;
 	atomic_compare_exchange_strong_explicit(&s->key, &k, 0, memory_order_release,
 						memory_order_relaxed);
+	return true;
 }
 
 bool lab_cache_refill(const struct lab_view *v, struct lab_slot *s, uint32_t slot)

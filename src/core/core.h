@@ -47,7 +47,9 @@ LAB_HIDDEN int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, u
 
 /* Thread caches. */
 LAB_HIDDEN int lab_core_slot_claim(const struct lab_view *v, uint32_t key, uint32_t seed);
-LAB_HIDDEN void lab_core_slot_release(const struct lab_view *v, int slot, uint32_t key);
+/* Drain the slot and give it up; false (slot kept) if a stealer held it at
+ * that moment: call again. */
+LAB_HIDDEN bool lab_core_slot_release(const struct lab_view *v, int slot, uint32_t key);
 LAB_HIDDEN void lab_core_drain(const struct lab_view *v, int slot);
 LAB_HIDDEN uint64_t lab_core_cached(const struct lab_view *v);
 
