@@ -16,13 +16,12 @@
 #define MAP_HUGE_SHIFT 26
 #endif
 
-static void *map_hugetlb(size_t size, size_t align, size_t page)
+/* Map len = size + slack bytes with flags, keep the size bytes that start at
+ * the first multiple of align, and unmap the rest. */
+static void *map_aligned(size_t size, size_t slack, size_t align, int flags)
 {
-	int shift = __builtin_ctzll(page);
-	/* no MAP_NORESERVE: a hugetlb fault without a reservation is SIGBUS */
-	int fl = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT);
-	size_t len = size + (align > page ? align - page : 0);
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, fl, -1, 0);
+	size_t len = size + slack;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	char *a = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
@@ -35,26 +34,22 @@ static void *map_hugetlb(size_t size, size_t align, size_t page)
 
 void *lab_os_map(size_t size, size_t align, size_t hugetlb)
 {
-	if (hugetlb) {
-		void *h = map_hugetlb(size, align, hugetlb);
-		if (h)
-			return h;
-	}
 	if (align < 4096)
 		align = 4096;
 	if (size > SIZE_MAX - align)
 		return NULL;
-	size_t len = size + align - 4096;
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	char *a = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
-	if (a > p)
-		munmap(p, (size_t)(a - p));
-	if (a + size < p + len)
-		munmap(a + size, (size_t)(p + len - (a + size)));
-	if (align >= (2u << 20))
+	if (hugetlb) {
+		/* no MAP_NORESERVE: a hugetlb fault without a reservation is SIGBUS */
+		int shift = __builtin_ctzll(hugetlb);
+		void *h = map_aligned(size, align > hugetlb ? align - hugetlb : 0, align,
+				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+					      (shift << MAP_HUGE_SHIFT));
+		if (h)
+			return h;
+	}
+	void *a =
+		map_aligned(size, align - 4096, align, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+	if (a && align >= (2u << 20))
 		madvise(a, size, MADV_HUGEPAGE); /* a hint; failure is harmless */
 	return a;
 }
