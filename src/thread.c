@@ -31,11 +31,13 @@ static void release_slot(struct lab_tls_ent *e)
 static void release_all(struct lab_tls *t)
 {
 	for (unsigned i = 0; i < LAB_TLS_MAZES; i++) {
-		struct lab_tls_ent *e = &t->ent[i];
-		if (e->maze && e->slot >= 0 && lab_handle_alive(e->reg, e->uid))
-			release_slot(e);
-		e->maze = NULL;
-		e->uid = 0;
+		struct lab_tls_ent e = t->ent[i];
+		/* forget it first, so that a handler cannot use a released slot */
+		t->ent[i].maze = NULL;
+		lab_signal_fence();
+		t->ent[i].uid = 0;
+		if (e.maze && e.slot >= 0 && lab_handle_alive(e.reg, e.uid))
+			release_slot(&e);
 	}
 }
 
@@ -90,22 +92,30 @@ uint32_t lab_thread_init(void)
 	uint32_t tid = lab_os_gettid() & LAB_OW_TID;
 	lab_tls.key = lab_owner_key_of(tid);
 	lab_tls.tid = tid;
-	/* glibc stores keys below 32 in the thread descriptor: no allocation */
-	if (atomic_load_explicit(&lab_key_ready, memory_order_acquire))
-		pthread_setspecific(lab_tls_key, &lab_tls);
-	return tid;
+	return tid; /* the exit hook is registered with the first slot */
 }
 
 int lab_slot_slow(struct labyrinth *maze)
 {
 	struct lab_tls *t = &lab_tls;
-	if (t->busy || maze->reg < 0)
-		return -1; /* re-entered from a signal handler, or no caching */
+	if (t->busy)
+		return -1; /* re-entered from a signal handler */
 	uint32_t tid = lab_tid();
 	t->busy = 1;
 	lab_signal_fence();
-	unsigned i;
-	for (i = 1; i < LAB_TLS_MAZES; i++)
+	/* register the exit hook once the key exists (no allocation: glibc
+	 * keeps keys below 32 in the thread descriptor) */
+	if (!t->registered && atomic_load_explicit(&lab_key_ready, memory_order_acquire)) {
+		pthread_setspecific(lab_tls_key, t);
+		t->registered = 1;
+	}
+	if (maze->reg < 0) { /* a handle outside the pool: no caching */
+		lab_signal_fence();
+		t->busy = 0;
+		return -1;
+	}
+	unsigned i; /* from 0: a handler may have moved maze to the front */
+	for (i = 0; i < LAB_TLS_MAZES; i++)
 		if (t->ent[i].maze == maze && t->ent[i].uid == maze->uid)
 			break;
 	struct lab_tls_ent e;
@@ -113,18 +123,37 @@ int lab_slot_slow(struct labyrinth *maze)
 		e = t->ent[i];
 	} else {
 		i = LAB_TLS_MAZES - 1;
-		struct lab_tls_ent *old = &t->ent[i];
-		if (old->maze && old->slot >= 0 && lab_handle_alive(old->reg, old->uid))
-			release_slot(old);
+		struct lab_tls_ent old = t->ent[i];
+		/* never evict a slot this thread is inside of (a handler that
+		 * interrupted its cache operation): run uncached instead */
+		if (old.maze && old.slot >= 0 && lab_handle_alive(old.reg, old.uid) &&
+		    lab_load_relaxed(&old.maze->v.slots[old.slot].busy)) {
+			lab_signal_fence();
+			t->busy = 0;
+			return -1;
+		}
+		t->ent[i].maze = NULL;
+		lab_signal_fence();
+		if (old.maze && old.slot >= 0 && lab_handle_alive(old.reg, old.uid))
+			release_slot(&old);
 		e.maze = maze;
 		e.uid = maze->uid;
 		e.reg = maze->reg;
 		e.key = tid;
 		e.slot = lab_core_slot_claim(&maze->v, tid, tid);
 	}
-	for (; i > 0; i--) /* move to the front */
+	/* a handler's lab_slot_of must see a whole entry or none: invalidate
+	 * the front entry, move, then publish the maze pointer last */
+	t->ent[0].maze = NULL;
+	lab_signal_fence();
+	for (; i > 0; i--)
 		t->ent[i] = t->ent[i - 1];
-	t->ent[0] = e;
+	t->ent[0].uid = e.uid;
+	t->ent[0].slot = e.slot;
+	t->ent[0].reg = e.reg;
+	t->ent[0].key = e.key;
+	lab_signal_fence();
+	t->ent[0].maze = e.maze;
 	lab_signal_fence();
 	t->busy = 0;
 	return e.slot;

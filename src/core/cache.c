@@ -107,10 +107,15 @@ static bool steal_lock(const struct lab_view *v, struct lab_slot *s)
 						     memory_order_relaxed))
 		return false;
 	LAB_YIELD(); /* locked, owner not yet fenced */
-	if (v->heavy_barrier)
-		v->heavy_barrier();
-	else
+	if (v->heavy_barrier) {
+		/* a failed barrier leaves the owner's side unordered: give up */
+		if (v->heavy_barrier() != 0) {
+			lab_store_release(&s->lock, 0);
+			return false;
+		}
+	} else {
 		atomic_thread_fence(memory_order_seq_cst);
+	}
 	if (lab_load_acquire(&s->busy)) {
 		lab_store_release(&s->lock, 0);
 		return false;

@@ -100,7 +100,10 @@ void lab_core_view(struct lab_view *v, void *region)
 static bool reserve_allows(const struct lab_view *v, uint64_t n)
 {
 	uint64_t want = v->reserve + n;
-	uint64_t nfree = lab_load_relaxed(&v->m->nfree);
+	/* relaxed adds and subtracts may land out of order: below zero
+	 * (wrapped) means "about nothing left" */
+	int64_t raw = (int64_t)lab_load_relaxed(&v->m->nfree);
+	uint64_t nfree = raw > 0 ? (uint64_t)raw : 0;
 	if (LAB_LIKELY(nfree >= want))
 		return true;
 	return nfree + lab_core_cached(v) >= want;

@@ -138,7 +138,7 @@ struct lab_view {
 	uint32_t nrows, ngroups, nslots, max_order;
 	bool track_nfree; /* reserve > 0 */
 	/* the stealers' heavy barrier; NULL: owners use a full fence */
-	void (*heavy_barrier)(void);
+	int (*heavy_barrier)(void); /* 0 on success */
 };
 
 #endif

@@ -113,18 +113,19 @@ void lab_os_yield(void)
 	sched_yield();
 }
 
-static void membarrier_expedited(void)
+static int membarrier_expedited(void)
 {
 	int saved = errno;
-	syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	long r = syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 	errno = saved;
+	return r == 0 ? 0 : -1;
 }
 
 /* 0 untried, 1 registered, 2 unavailable. Registration is idempotent, so a
  * race between two first callers is harmless. */
 static _Atomic(int) membarrier_state;
 
-void (*lab_os_heavy_barrier(void))(void)
+int (*lab_os_heavy_barrier(void))(void)
 {
 	int st = atomic_load_explicit(&membarrier_state, memory_order_acquire);
 	if (st == 0) {

@@ -35,8 +35,10 @@ LAB_HIDDEN _Noreturn void lab_os_abort(void);
 /* A barrier that makes every other thread of the process execute a full
  * memory fence (membarrier private expedited). Returns the function to call,
  * or NULL when the system has none (the core then fences on both sides).
- * The returned function is signal-safe. */
-LAB_HIDDEN void (*lab_os_heavy_barrier(void))(void);
+ * The returned function is signal-safe and returns 0, or -1 when the
+ * barrier did not happen (e.g. a seccomp filter installed later): the
+ * caller must then not rely on it. */
+LAB_HIDDEN int (*lab_os_heavy_barrier(void))(void);
 /* Give the processor away briefly. */
 LAB_HIDDEN void lab_os_yield(void);
 
