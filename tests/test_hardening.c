@@ -1,6 +1,7 @@
 /* The bad-input catalogue of docs/DESIGN.md that test_api.c does not
  * already cover, and thread-id reuse. Each case checks the exact answer and
  * that the maze did not change (free count and lab_validate). */
+#define _GNU_SOURCE
 #include "harness.h"
 #include "internal.h"
 
@@ -266,4 +267,62 @@ TEST(stale_linux_handle_is_refused)
 	int st = in_child(free_stale_handle, err, sizeof err);
 	CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "child status %#x", st);
 	CHECK_MSG(strstr(err, "stale handle") != NULL, "stderr: %.200s", err);
+}
+
+/* A thread that learns its id before any maze exists must still give its
+ * cache back when it exits. Runs in a fresh process (the key that hooks
+ * thread exit is made by the first lab_create of a process). */
+static pthread_barrier_t early_bar;
+static struct labyrinth *early_maze;
+
+static void *early_thread(void *arg)
+{
+	(void)arg;
+	(void)lab_self();		  /* the id is cached before any maze */
+	pthread_barrier_wait(&early_bar); /* main makes the maze */
+	pthread_barrier_wait(&early_bar);
+	void *p = lab_alloc_page(early_maze, LAB_GFP_ATOMIC);
+	if (!p || lab_free_page(early_maze, p) != 0) /* parks it in the cache */
+		_exit(4);
+	return NULL;
+}
+
+static int early_child(void)
+{
+	pthread_t t;
+	pthread_barrier_init(&early_bar, NULL, 2);
+	pthread_create(&t, NULL, early_thread, NULL);
+	pthread_barrier_wait(&early_bar);
+	struct lab_config cfg = { .pages = 1024 };
+	if (lab_create(&early_maze, &cfg) != 0)
+		return 5;
+	pthread_barrier_wait(&early_bar);
+	pthread_join(t, NULL);
+	struct lab_stats st;
+	lab_stats(early_maze, &st);
+	if (st.cached != 0) {
+		fprintf(stderr, "%zu rooms still cached by an exited thread\n", st.cached);
+		return 6;
+	}
+	return st.free == 1024 ? 0 : 7;
+}
+
+TEST(exit_hook_for_a_thread_that_met_us_early)
+{
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		setenv("LAB_EARLY_CHILD", "1", 1);
+		execl("/proc/self/exe", "test_hardening", "exit_hook_for_a_thread", (char *)NULL);
+		_exit(3);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+}
+
+__attribute__((constructor)) static void early_child_entry(void)
+{
+	if (getenv("LAB_EARLY_CHILD"))
+		_exit(early_child());
 }
