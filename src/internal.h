@@ -50,9 +50,9 @@ struct lab_tls_ent {
 	uint32_t key; /* the slot's key: our tid when we claimed it */
 };
 struct lab_tls {
-	uint32_t tid;  /* 0 until fetched; reset in a fork child */
-	uint32_t key;  /* owner key: tid | incarnation << 27 */
-	uint32_t busy; /* set while the table below is being changed */
+	uint32_t tid;	     /* 0 until fetched; reset in a fork child */
+	uint32_t key;	     /* owner key: tid | incarnation << 27 */
+	uint32_t busy;	     /* set while the table below is being changed */
 	uint32_t registered; /* the exit hook is registered (pthread key) */
 	/* ent[0] is read by lab_slot_of without a guard, also by a signal
 	 * handler: writers clear ent[0].maze first and store it last */
