@@ -17,7 +17,8 @@ set(LAB_RUNNER_CORE
     ${LAB_RUNNER_DIR}/runner/workloads.c
     ${LAB_RUNNER_DIR}/runner/handoff.c
     ${LAB_RUNNER_DIR}/runner/signal.c
-    ${LAB_RUNNER_DIR}/peers/registry.c)
+    ${LAB_RUNNER_DIR}/peers/registry.c
+    ${LAB_RUNNER_DIR}/pin.c)
 
 find_library(LAB_CK_LIB ck)
 find_path(LAB_CK_INCLUDE ck_stack.h)
@@ -70,7 +71,7 @@ else()
 endif()
 if(LAB_MIMALLOC_LIB AND LAB_MIMALLOC_INCLUDE)
   lab_runner(labyrinth-runner-mimalloc RUNNER_MIMALLOC
-             SOURCES ${LAB_RUNNER_DIR}/peers/mimalloc.c LIBS ${LAB_MIMALLOC_LIB})
+             SOURCES ${LAB_RUNNER_DIR}/peers/malloc.c LIBS ${LAB_MIMALLOC_LIB})
 else()
   message(STATUS "labyrinth-runner-mimalloc: libmimalloc not found, skipped")
 endif()

@@ -114,20 +114,8 @@ static double vmax(const double *v, int n)
 
 void bench_pin(int cpu)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	cpu_set_t set;
-	int err;
-
-	if (!bench_opt.pin)
-		return;
-	if (ncpu < 1)
-		ncpu = 1;
-	CPU_ZERO(&set);
-	CPU_SET(cpu % (int)ncpu, &set);
-	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	if (err)
-		fprintf(stderr, "lab-bench: pthread_setaffinity_np(cpu %d): %s\n", cpu,
-			strerror(err));
+	if (bench_opt.pin)
+		bench_pin_to(cpu, "lab-bench");
 }
 
 int bench_fail(const char *workload, const char *fmt, ...)

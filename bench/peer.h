@@ -68,8 +68,8 @@ extern const int runner_npeers;
 /* Each peer, defined in bench/peers/<name>.c. */
 extern const struct peer peer_labyrinth;
 extern const struct peer peer_labyrinth_shared;
-extern const struct peer peer_malloc; /* glibc, jemalloc or tcmalloc by build */
-extern const struct peer peer_mimalloc;
+extern const struct peer peer_malloc;	/* glibc, jemalloc or tcmalloc by build */
+extern const struct peer peer_mimalloc; /* peers/malloc.c built for mimalloc */
 extern const struct peer peer_ckstack;
 extern const struct peer peer_mutexlist;
 extern const struct peer peer_mmap;

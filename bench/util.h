@@ -8,6 +8,10 @@
 #include <stdint.h>
 #include <time.h>
 
+/* Pin the calling thread to cpu (modulo the online CPUs); who names the
+ * program in the warning printed on failure. bench/pin.c. */
+void bench_pin_to(int cpu, const char *who);
+
 static inline uint64_t bench_now_ns(void)
 {
 	struct timespec ts;
@@ -42,6 +46,18 @@ static inline uint64_t bench_rng_seed(uint64_t seed, uint64_t stream)
 static inline size_t bench_rng_below(uint64_t *s, size_t n)
 {
 	return (size_t)(((bench_rng_next(s) >> 32) * (uint64_t)n) >> 32);
+}
+
+/* Shuffle a[0..n) in place (Fisher-Yates). */
+static inline void bench_shuffle(void **a, size_t n, uint64_t *rng)
+{
+	for (size_t j = n; j > 1; j--) {
+		size_t r = bench_rng_below(rng, j);
+		void *t = a[j - 1];
+
+		a[j - 1] = a[r];
+		a[r] = t;
+	}
 }
 
 #endif /* LAB_BENCH_UTIL_H */

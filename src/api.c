@@ -56,7 +56,7 @@ static _Noreturn void panic_oom(unsigned order, lab_gfp_t gfp)
 /* The general path: any order, reserve, waiting, NOFAIL. */
 __attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 {
-	if (LAB_UNLIKELY(!lab_live(m) || (gfp & ~LAB_GFP_ALL) || order > LAB_MAX_ORDER))
+	if (LAB_UNLIKELY((gfp & ~LAB_GFP_ALL) || order > LAB_MAX_ORDER))
 		return -EINVAL;
 	uint32_t ow = lab_ow_make(lab_key(), order, gfp & LAB_GFP_EXCLUSIVE);
 	long idx = -ENOMEM;
@@ -73,12 +73,13 @@ __attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t 
 	return idx;
 }
 
-/* Index, or -EINVAL / -ENOMEM. The fast path takes an order-0 room from
- * this thread's cache when no reserve stands in the way. */
+/* Index, or -EINVAL / -ENOMEM, on a live maze (the callers check). The fast
+ * path takes an order-0 room from this thread's cache when no reserve
+ * stands in the way. */
 LAB_INLINE long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 {
 	long idx = -1;
-	if (LAB_LIKELY(order == 0 && lab_live(m) && !(gfp & ~LAB_GFP_FAST) &&
+	if (LAB_LIKELY(order == 0 && !(gfp & ~LAB_GFP_FAST) &&
 		       ((gfp & LAB_GFP_ATOMIC) || !m->v.reserve))) {
 		uint32_t key = lab_key();
 		int slot = lab_slot_of(m);
@@ -102,6 +103,8 @@ LAB_INLINE long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 
 long lab_alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 {
+	if (LAB_UNLIKELY(!lab_live(m)))
+		return -EINVAL;
 	return alloc_index(m, gfp, order);
 }
 
@@ -147,8 +150,7 @@ LAB_INLINE int free_index(struct labyrinth *m, size_t idx, unsigned order)
 	if (poisoned)
 		lab_poison(m, idx, order, true);
 #endif
-	if (LAB_LIKELY(order == 0 && slot >= 0) &&
-	    LAB_LIKELY(!lab_fast_free0(&m->v, slot, idx, key)))
+	if (LAB_LIKELY(order == 0 && slot >= 0) && !lab_fast_free0(&m->v, slot, idx, key))
 		err = 0;
 	else
 		err = lab_core_free(&m->v, slot, idx, order, key);

@@ -1,8 +1,8 @@
-/* Peer glibc, jemalloc or tcmalloc (by build: the runner binary links the
- * allocator that replaces malloc): posix_memalign(size, size) and free, where
- * size = page_size << order, so that blocks are naturally aligned (for order
- * 0 it is posix_memalign(page_size, page_size)). Unbounded: the pool size is
- * only used by the workloads.
+/* Peer glibc, jemalloc, tcmalloc or mimalloc (by build: the runner binary
+ * links the allocator that replaces malloc): posix_memalign(size, size) and
+ * free (mi_malloc_aligned and mi_free for mimalloc), where size = page_size
+ * << order, so that blocks are naturally aligned. Unbounded: the pool size
+ * is only used by the workloads.
  */
 #define _GNU_SOURCE
 #include "peer.h"
@@ -10,6 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#if defined(RUNNER_MIMALLOC)
+#include <mimalloc.h>
+#define MALLOC_NAME "mimalloc"
+#define MALLOC_ABOUT "mi_malloc_aligned(page_size << order, page_size << order) / mi_free"
+#define PEER_SELF peer_mimalloc
+#else
 #if defined(RUNNER_JEMALLOC)
 #define MALLOC_NAME "jemalloc"
 #elif defined(RUNNER_TCMALLOC)
@@ -17,20 +23,31 @@
 #else
 #define MALLOC_NAME "glibc"
 #endif
+#define MALLOC_ABOUT MALLOC_NAME " posix_memalign(page_size << order, page_size << order) / free"
+#define PEER_SELF peer_malloc
+#endif
 
 static void *alloc_block(struct peer_pool *p, unsigned order)
 {
 	size_t size = p->page_size << order;
+#if defined(RUNNER_MIMALLOC)
+	return mi_malloc_aligned(size, size);
+#else
 	void *page;
 
 	return posix_memalign(&page, size, size) ? NULL : page;
+#endif
 }
 
 static int free_block(struct peer_pool *p, void *page, unsigned order)
 {
 	(void)p;
 	(void)order;
+#if defined(RUNNER_MIMALLOC)
+	mi_free(page);
+#else
 	free(page);
+#endif
 	return 0;
 }
 
@@ -46,7 +63,7 @@ static struct peer_pool *create(size_t pages, size_t page_size, unsigned flags, 
 	}
 	p->alloc = alloc_block;
 	p->free = free_block;
-	p->peer = &peer_malloc;
+	p->peer = &PEER_SELF;
 	p->pages = pages;
 	p->page_size = page_size;
 	return p;
@@ -57,10 +74,10 @@ static void destroy(struct peer_pool *p)
 	free(p);
 }
 
-const struct peer peer_malloc = {
+const struct peer PEER_SELF = {
 	.name = MALLOC_NAME,
 	.caps = PEER_ORDERS | PEER_THREADS,
-	.about = MALLOC_NAME " posix_memalign(page_size << order, page_size << order) / free",
+	.about = MALLOC_ABOUT,
 	.create = create,
 	.destroy = destroy,
 };

@@ -11,19 +11,8 @@
 
 void runner_pin(int cpu)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	cpu_set_t set;
-	int err;
-
-	if (!ropt.pin)
-		return;
-	if (ncpu < 1)
-		ncpu = 1;
-	CPU_ZERO(&set);
-	CPU_SET(cpu % (int)ncpu, &set);
-	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	if (err)
-		fprintf(stderr, "runner: pthread_setaffinity_np(cpu %d): %s\n", cpu, strerror(err));
+	if (ropt.pin)
+		bench_pin_to(cpu, "runner");
 }
 
 struct thread_arg {

@@ -91,13 +91,7 @@ int wl_signal(void)
 			runner_fail("pre-fill: allocation %zu of %zu returned NULL", j + 1, n);
 			goto out;
 		}
-	for (j = n; j > 1; j--) {
-		size_t r = bench_rng_below(&rng, j);
-		void *t = held[j - 1];
-
-		held[j - 1] = held[r];
-		held[r] = t;
-	}
+	bench_shuffle(held, n, &rng);
 	for (j = keep; j < n; j++)
 		e |= pool->free(pool, held[j], 0);
 	memset(&sa, 0, sizeof(sa));

@@ -308,13 +308,7 @@ static void churn_worker(void *arg, int i)
 			break;
 		}
 	if (!s->why[0]) {
-		for (j = n; j > 1; j--) {
-			size_t r = bench_rng_below(&rng, j);
-			void *t = held[j - 1];
-
-			held[j - 1] = held[r];
-			held[r] = t;
-		}
+		bench_shuffle(held, n, &rng);
 		for (j = keep; j < n; j++)
 			e |= release(pool, held[j], 0);
 		if (e)

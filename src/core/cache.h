@@ -44,22 +44,10 @@ static inline long lab_cache_pop(const struct lab_view *v, struct lab_slot *s, u
 	return (long)e;
 }
 
-/* Park room idx, whose owner word the caller set to CACHED|slot. */
-static inline void lab_cache_push(const struct lab_view *v, struct lab_slot *s, uint32_t slot,
-				  uint32_t idx)
-{
-	uint32_t top = lab_load_relaxed(&s->top);
-	if (LAB_UNLIKELY(top == LAB_CACHE_CAP)) {
-		lab_cache_drain_n(v, s, slot, LAB_CACHE_BATCH);
-		top = lab_load_relaxed(&s->top);
-	}
-	lab_store_relaxed(&s->ent[top], idx);
-	lab_store_relaxed(&s->top, top + 1);
-}
-
-/* The common cases, inlined into the public calls: an order-0 room from
- * or to the caller's own cache. They return -1 (alloc) or 1 (free) when the
- * general path must decide: empty or full cache, errors, re-entry. */
+/* The common cases, inlined into the public calls, with no call inside: an
+ * order-0 room from or to the caller's own cache. Alloc returns -1 when the
+ * cache is empty or cannot be used; free returns 0, or 1 when lab_core_free
+ * must decide (full cache, re-entry, a stealer, an error). */
 static inline long lab_fast_alloc0(const struct lab_view *v, int slot, uint32_t ow)
 {
 	struct lab_slot *s = &v->slots[slot];
@@ -85,16 +73,25 @@ static inline int lab_fast_free0(const struct lab_view *v, int slot, uint64_t id
 	uint32_t to = LAB_OW_CACHED | (uint32_t)slot;
 	uint32_t ow = lab_load_acquire(&v->owners[idx]);
 	LAB_YIELD(); /* owner word read, not yet written */
-	int r = 1;
-	if (ow == (caller | LAB_OW_EXCL)) {
-		/* our own exclusive room: no other thread writes its word (they
-		 * get -EPERM), and `freeing` stops a handler on this thread */
-		lab_store_release(&v->owners[idx], to);
-		r = 0;
-	} else if (ow && !(ow & (LAB_OW_CACHED | LAB_OW_ORDER | LAB_OW_EXCL))) {
-		/* a shared room: any thread may free it, the CAS decides */
-		if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, to))
+	int r = 1;   /* any other word: the general path finds the error */
+	for (;;) {
+		if (LAB_LIKELY(ow == (caller | LAB_OW_EXCL))) {
+			/* our own exclusive room: no other thread writes its word
+			 * (they get -EPERM), and `freeing` stops a handler here */
+			lab_store_release(&v->owners[idx], to);
 			r = 0;
+			break;
+		}
+		if (ow && !(ow & (LAB_OW_CACHED | LAB_OW_ORDER | LAB_OW_EXCL))) {
+			/* a shared room: any thread may free it, the CAS decides;
+			 * on failure ow holds the new word: look again */
+			if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, to)) {
+				r = 0;
+				break;
+			}
+			continue;
+		}
+		break;
 	}
 	if (LAB_LIKELY(!r)) {
 		lab_store_relaxed(&s->ent[top], (uint32_t)idx);

@@ -161,8 +161,8 @@ static bool inside_block(const struct lab_view *v, uint64_t idx)
 }
 
 /* The free errors in their documented order; order < 0 skips its check. */
-static int check_owner(const struct lab_view *v, uint64_t idx, uint32_t ow, uint32_t caller,
-		       int order)
+static int free_error(const struct lab_view *v, uint64_t idx, uint32_t ow, uint32_t caller,
+		      int order)
 {
 	if (!lab_ow_allocated(ow))
 		return inside_block(v, idx) ? -LAB_EINVAL : -LAB_ENOENT;
@@ -189,7 +189,7 @@ static int free_direct(const struct lab_view *v, uint64_t idx, unsigned order, u
 {
 	uint32_t ow = lab_load_acquire(&v->owners[idx]);
 	for (;;) {
-		int err = check_owner(v, idx, ow, caller, (int)order);
+		int err = free_error(v, idx, ow, caller, (int)order);
 		if (err)
 			return err;
 		if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, 0))
@@ -200,43 +200,32 @@ static int free_direct(const struct lab_view *v, uint64_t idx, unsigned order, u
 	return 0;
 }
 
+/* The free for when the thread cache cannot take the room: the bitfield. */
+static int free_uncached(const struct lab_view *v, int slot, uint64_t idx, unsigned order,
+			 uint32_t caller)
+{
+	if (freeing_below(v, slot, idx))
+		return -LAB_ENOENT;
+	return free_direct(v, idx, order, caller);
+}
+
 int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned order, uint32_t caller)
 {
 	if (idx >= v->pages)
 		return -LAB_EFAULT;
-	if (order != 0 || slot < 0)
-		return free_direct(v, idx, order, caller);
-	struct lab_slot *s = &v->slots[slot];
-	if (!lab_cache_enter(v, s)) {
-		if (freeing_below(v, slot, idx))
-			return -LAB_ENOENT;
-		return free_direct(v, idx, order, caller);
-	}
-	lab_store_relaxed(&s->freeing, (uint32_t)idx + 1);
-	lab_signal_fence();
-	uint32_t to = LAB_OW_CACHED | (uint32_t)slot;
-	uint32_t ow = lab_load_acquire(&v->owners[idx]);
-	int err;
-	for (;;) {
-		err = check_owner(v, idx, ow, caller, 0);
-		if (err)
-			break;
-		if (ow & LAB_OW_EXCL) {
-			/* only this thread may write an exclusive page's word: others
-			 * read it and get -EPERM; a handler here is stopped by
-			 * `freeing`. So a plain store suffices. */
-			lab_store_release(&v->owners[idx], to);
-			break;
+	if (order == 0 && slot >= 0) {
+		struct lab_slot *s = &v->slots[slot];
+		if (lab_cache_enter(v, s)) { /* make room in a full cache */
+			if (lab_load_relaxed(&s->top) == LAB_CACHE_CAP)
+				lab_cache_drain_n(v, s, (uint32_t)slot, LAB_CACHE_BATCH);
+			lab_cache_leave(s);
 		}
-		/* a shared page may be freed by any thread: the CAS decides */
-		if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, to))
-			break;
+		if (!lab_fast_free0(v, slot, idx, caller))
+			return 0;
 	}
-	if (!err)
-		lab_cache_push(v, s, (uint32_t)slot, (uint32_t)idx);
-	lab_store_relaxed(&s->freeing, 0);
-	lab_cache_leave(s);
-	return err;
+	/* the cache cannot take it now, or the word is not ours to free:
+	 * the direct path frees it or names the error */
+	return free_uncached(v, slot, idx, order, caller);
 }
 
 uint32_t lab_core_block(const struct lab_view *v, uint64_t idx, uint64_t *head)
@@ -269,7 +258,7 @@ int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t cal
 		return -LAB_ENOENT;
 	uint32_t ow = lab_load_acquire(&v->owners[idx]);
 	for (;;) {
-		int err = check_owner(v, idx, ow, caller, -1);
+		int err = free_error(v, idx, ow, caller, -1);
 		if (err)
 			return err;
 		uint32_t nw = (ow & ~LAB_OW_KEY) | to;
