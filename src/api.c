@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "core/cache.h"
 #include "internal.h"
+#include "shared/shared.h"
 
 #include <errno.h>
 #include <string.h>
@@ -20,7 +21,7 @@ static long wait_alloc(struct labyrinth *m, int slot, unsigned order, uint32_t o
 		lab_add_seq_cst(&meta->waiters, 1);
 		long idx = lab_core_alloc(&m->v, slot, order, false, ow);
 		if (idx < 0)
-			lab_os_futex_wait(&meta->wake_seq, seq, LAB_WAIT_NS);
+			lab_os_futex_wait(&meta->wake_seq, seq, LAB_WAIT_NS, m->fshared);
 		lab_sub_seq_cst(&meta->waiters, 1);
 		if (idx >= 0)
 			return idx;
@@ -35,7 +36,7 @@ static inline void lab_wake(struct labyrinth *m)
 	struct lab_meta *meta = m->v.m;
 	if (LAB_UNLIKELY(lab_load_seq_cst(&meta->waiters))) {
 		lab_add_seq_cst(&meta->wake_seq, 1);
-		lab_os_futex_wake(&meta->wake_seq);
+		lab_os_futex_wake(&meta->wake_seq, m->fshared);
 	}
 }
 
@@ -58,10 +59,13 @@ __attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t 
 {
 	if (LAB_UNLIKELY((gfp & ~LAB_GFP_ALL) || order > LAB_MAX_ORDER))
 		return -EINVAL;
-	uint32_t ow = lab_ow_make(lab_key(), order, gfp & LAB_GFP_EXCLUSIVE);
+	uint32_t key;
+	int slot = lab_whoami(m, &key);
+	if (LAB_UNLIKELY(!key))
+		return -EAGAIN; /* a shared maze's thread registry is full */
+	uint32_t ow = lab_ow_make(key, order, gfp & LAB_GFP_EXCLUSIVE);
 	long idx = -ENOMEM;
 	if (LAB_LIKELY(order <= m->v.max_order)) {
-		int slot = lab_slot_of(m);
 		idx = lab_core_alloc(&m->v, slot, order, gfp & LAB_GFP_ATOMIC, ow);
 		/* KERNEL may wait unless ATOMIC or NOWAIT forbids it */
 		if (LAB_UNLIKELY(idx < 0) && (gfp & LAB_GFP_KERNEL) &&
@@ -81,8 +85,8 @@ LAB_INLINE long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 	long idx = -1;
 	if (LAB_LIKELY(order == 0 && !(gfp & ~LAB_GFP_FAST) &&
 		       ((gfp & LAB_GFP_ATOMIC) || !m->v.reserve))) {
-		uint32_t key = lab_key();
-		int slot = lab_slot_of(m);
+		uint32_t key;
+		int slot = lab_whoami(m, &key);
 		if (LAB_LIKELY(slot >= 0))
 			idx = lab_fast_alloc0(&m->v, slot,
 					      lab_ow_make(key, 0, gfp & LAB_GFP_EXCLUSIVE));
@@ -139,8 +143,8 @@ LAB_INLINE int free_index(struct labyrinth *m, size_t idx, unsigned order)
 		return -EFAULT;
 	if (LAB_UNLIKELY(order > LAB_MAX_ORDER))
 		return -EINVAL;
-	uint32_t key = lab_key();
-	int slot = lab_slot_of(m);
+	uint32_t key;
+	int slot = lab_whoami(m, &key);
 	int err;
 #ifdef LAB_ASAN
 	/* poison before the room can be handed out again; undo on error */
@@ -185,17 +189,24 @@ int lab_free_page(struct labyrinth *m, void *page)
 	return lab_free_pages(m, page, 0);
 }
 
+/* The thread id behind an owner word's key. */
+static lab_owner_t owner_tid(const struct labyrinth *m, uint32_t ow)
+{
+	if (!lab_ow_allocated(ow))
+		return 0;
+	return m->threads ? lab_reg_tid_of(m, ow & LAB_OW_KEY) : ow & LAB_OW_TID;
+}
+
 lab_owner_t lab_index_owner(const struct labyrinth *m, size_t index)
 {
-	if (!lab_live(m))
+	if (!lab_readable(m) || index >= m->v.pages)
 		return 0;
-	uint32_t ow = lab_core_owner(&m->v, index);
-	return lab_ow_allocated(ow) ? ow & LAB_OW_TID : 0;
+	return owner_tid(m, lab_core_owner(&m->v, index));
 }
 
 int lab_room_info(const struct labyrinth *m, size_t index, struct lab_room *out)
 {
-	if (!lab_live(m) || !out)
+	if (!lab_readable(m) || !out)
 		return -EINVAL;
 	if (index >= m->v.pages)
 		return -EFAULT;
@@ -207,7 +218,7 @@ int lab_room_info(const struct labyrinth *m, size_t index, struct lab_room *out)
 	out->exclusive = 0;
 	if (lab_ow_allocated(ow)) {
 		out->state = LAB_ROOM_ALLOCATED;
-		out->owner = ow & LAB_OW_TID;
+		out->owner = owner_tid(m, ow);
 		out->order = lab_ow_order(ow);
 		out->exclusive = !!(ow & LAB_OW_EXCL);
 	} else {
@@ -218,7 +229,7 @@ int lab_room_info(const struct labyrinth *m, size_t index, struct lab_room *out)
 
 lab_owner_t lab_page_owner(const struct labyrinth *m, const void *page)
 {
-	if (!lab_live(m) || !m->base)
+	if (!lab_readable(m) || !m->base)
 		return 0;
 	long idx = lab_page_index(m, page); /* any byte of the room */
 	return idx < 0 ? 0 : lab_index_owner(m, (size_t)idx);
@@ -229,7 +240,16 @@ static int give_index(struct labyrinth *m, size_t idx, lab_owner_t to)
 {
 	if (to == 0 || to > LAB_OW_TID)
 		return idx < m->v.pages ? -EINVAL : -EFAULT;
-	return lab_core_give(&m->v, lab_slot_of(m), idx, lab_key(), lab_owner_key_of(to));
+	uint32_t key, to_key = lab_owner_key_of(to);
+	int slot = lab_whoami(m, &key);
+	if (m->threads) {
+		if (idx >= m->v.pages)
+			return -EFAULT;
+		int err = key ? lab_reg_key_of_tid(m, to, &to_key) : -EAGAIN;
+		if (err)
+			return err;
+	}
+	return lab_core_give(&m->v, slot, idx, key, to_key);
 }
 
 int lab_index_give(struct labyrinth *m, size_t index, lab_owner_t to)

@@ -6,11 +6,13 @@
 #include "core/core.h"
 #include "platform/platform.h"
 #include <labyrinth.h>
+#include <labyrinth/shared.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #define LAB_MAZE_MAGIC 0x6d617a652d6c6162ULL /* live handle */
 #define LAB_MAZE_DEAD 0xdeadbeefdead0abcULL  /* destroyed handle */
+#define LAB_MAZE_RO 0x6d617a652d726f21ULL    /* live, read-only (inspection) */
 #define LAB_LIVE_MAX 1024u		     /* handles in the static pool */
 #define LAB_TLS_MAZES 4u		     /* mazes a thread caches at once */
 
@@ -34,11 +36,28 @@ struct labyrinth {
 	_Atomic(uint8_t) *gens;
 	size_t map_len;
 	int reg; /* index in the handle pool, -1 if malloc'd */
+	/* Shared and file-backed mazes (src/shared); zero for private ones. */
+	unsigned kind;		      /* LAB_KIND_* */
+	bool fshared;		      /* futex words are in shared memory */
+	bool readonly;		      /* a file opened LAB_READONLY */
+	int fd;			      /* the object (shm, memfd, file); -1 if none */
+	void *obj;		      /* header, metadata and registry, mapped */
+	size_t obj_len;		      /* bytes of that mapping */
+	struct lab_registry *threads; /* NULL for private mazes */
+	struct lab_recovery rec;      /* the last recovery (lab_recovery_info) */
 };
 
 static inline bool lab_live(const struct labyrinth *m)
 {
 	return m && atomic_load_explicit(&m->magic, memory_order_relaxed) == LAB_MAZE_MAGIC;
+}
+/* Live, or a read-only file maze: the calls that only look accept it. */
+static inline bool lab_readable(const struct labyrinth *m)
+{
+	if (!m)
+		return false;
+	uint64_t g = atomic_load_explicit(&m->magic, memory_order_relaxed);
+	return g == LAB_MAZE_MAGIC || g == LAB_MAZE_RO;
 }
 
 /* Per-thread state (initial-exec TLS: no allocation on first access). */
@@ -47,7 +66,9 @@ struct lab_tls_ent {
 	uint64_t uid;
 	int slot; /* -1: this thread runs uncached on that maze */
 	int reg;
-	uint32_t key; /* the slot's key: our tid when we claimed it */
+	/* the slot's key: our tid (private maze) or registry key (shared),
+	 * which is then also our owner key there */
+	uint32_t key;
 };
 struct lab_tls {
 	uint32_t tid;	     /* 0 until fetched; reset in a fork child */
@@ -66,7 +87,19 @@ LAB_HIDDEN uint32_t lab_owner_key_of(uint32_t tid);
 LAB_HIDDEN int lab_slot_slow(struct labyrinth *maze);
 LAB_HIDDEN void lab_thread_setup_once(void);
 LAB_HIDDEN bool lab_handle_alive(int reg, uint64_t uid);
+/* Give a live handle a new uid: every thread's cached slot of it is
+ * forgotten (after a recovery reset the slots). */
+LAB_HIDDEN void lab_handle_renew(struct labyrinth *m);
+/* The handle pool (maze.c), for the shared mazes' constructors. */
+LAB_HIDDEN struct labyrinth *lab_handle_get(void);
+LAB_HIDDEN void lab_handle_put(struct labyrinth *m);
+LAB_HIDDEN void lab_handle_publish(struct labyrinth *m);
+LAB_HIDDEN void lab_handle_unpublish(struct labyrinth *m);
+LAB_HIDDEN void lab_handle_readonly(struct labyrinth *m);
+/* The calling thread gives back its cache of maze and forgets it. */
+LAB_HIDDEN void lab_thread_release(struct labyrinth *maze);
 LAB_HIDDEN void lab_thread_forget(struct labyrinth *maze);
+extern _Atomic(int) lab_global_barrier_used LAB_HIDDEN;
 
 static inline uint32_t lab_tid(void)
 {
@@ -91,6 +124,20 @@ static inline int lab_slot_of(struct labyrinth *maze)
 	return lab_slot_slow(maze);
 }
 
+struct lab_registry;
+LAB_HIDDEN int lab_whoami_slow(struct labyrinth *maze, uint32_t *key);
+/* The calling thread's owner key on this maze (*key; 0 when a shared
+ * maze's registry has no room for it) and its cache slot, or -1. */
+static inline int lab_whoami(struct labyrinth *maze, uint32_t *key)
+{
+	struct lab_tls_ent *e = &lab_tls.ent[0];
+	if (LAB_LIKELY(e->maze == maze && e->uid == maze->uid)) {
+		*key = LAB_LIKELY(!maze->threads) ? lab_tls.key : e->key;
+		return e->slot;
+	}
+	return lab_whoami_slow(maze, key);
+}
+
 /* AddressSanitizer: free rooms of mazes that map their own memory are
  * poisoned, so that a use after free is reported. Mazes above 64 MiB are
  * left alone (their shadow is too large to rewrite). */
@@ -107,7 +154,7 @@ static inline int lab_slot_of(struct labyrinth *maze)
 static inline void lab_poison(const struct labyrinth *m, size_t idx, unsigned order, bool on)
 {
 	size_t len = m->page_size << order;
-	if (!m->map || m->map_len > LAB_POISON_MAX)
+	if (!m->map || m->map_len > LAB_POISON_MAX || m->kind)
 		return;
 	char *p = m->base + (idx << m->page_shift);
 	if (on)

@@ -29,7 +29,7 @@ bool lab_handle_alive(int reg, uint64_t uid)
 	return reg >= 0 && atomic_load_explicit(&pool_uid[reg], memory_order_acquire) == uid;
 }
 
-static struct labyrinth *handle_get(void)
+struct labyrinth *lab_handle_get(void)
 {
 	for (uint32_t n = 0; n < LAB_LIVE_MAX; n++) {
 		uint32_t i = atomic_fetch_add_explicit(&pool_cursor, 1, memory_order_relaxed) %
@@ -42,16 +42,19 @@ static struct labyrinth *handle_get(void)
 			struct labyrinth *m = &lab_pool[i];
 			memset(m, 0, sizeof(*m));
 			m->reg = (int)i;
+			m->fd = -1;
 			return m;
 		}
 	}
 	struct labyrinth *m = calloc(1, sizeof(*m));
-	if (m)
+	if (m) {
 		m->reg = -1;
+		m->fd = -1;
+	}
 	return m;
 }
 
-static void handle_put(struct labyrinth *m)
+void lab_handle_put(struct labyrinth *m)
 {
 	atomic_store_explicit(&m->magic, LAB_MAZE_DEAD, memory_order_relaxed);
 	if (m->reg >= 0)
@@ -105,14 +108,14 @@ int lab_create(struct labyrinth **out, const struct lab_config *cfg)
 	if (!meta_len)
 		return -EINVAL;
 	meta_len = (meta_len + 4095) & ~(size_t)4095;
-	struct labyrinth *m = handle_get();
+	struct labyrinth *m = lab_handle_get();
 	if (!m)
 		return -ENOMEM;
 	/* small metadata is faulted in now, so first use costs no faults */
 	m->meta = meta_len <= (256u << 20) ? lab_os_map_populated(meta_len) :
 					     lab_os_map(meta_len, 4096, 0);
 	if (!m->meta) {
-		handle_put(m);
+		lab_handle_put(m);
 		return -ENOMEM;
 	}
 	m->meta_len = meta_len;
@@ -137,7 +140,7 @@ int lab_create(struct labyrinth **out, const struct lab_config *cfg)
 		m->map = lab_os_map(len, align, huge);
 		if (!m->map) {
 			lab_os_unmap(m->meta, meta_len);
-			handle_put(m);
+			lab_handle_put(m);
 			return -ENOMEM;
 		}
 		m->map_len = len;
@@ -153,20 +156,50 @@ int lab_create(struct labyrinth **out, const struct lab_config *cfg)
 		if (!m->gens) {
 			lab_os_unmap(m->map, m->map_len);
 			lab_os_unmap(m->meta, meta_len);
-			handle_put(m);
+			lab_handle_put(m);
 			return -ENOMEM;
 		}
 	}
-	m->uid = atomic_fetch_add_explicit(&next_uid, 1, memory_order_relaxed);
-	atomic_store_explicit(&m->magic, LAB_MAZE_MAGIC, memory_order_relaxed);
-	if (m->reg >= 0)
-		atomic_store_explicit(&pool_uid[m->reg], m->uid, memory_order_release);
+	lab_handle_publish(m);
 	*out = m;
 	return 0;
 }
 
+void lab_handle_publish(struct labyrinth *m)
+{
+	m->uid = atomic_fetch_add_explicit(&next_uid, 1, memory_order_relaxed);
+	atomic_store_explicit(&m->magic, LAB_MAZE_MAGIC, memory_order_relaxed);
+	if (m->reg >= 0)
+		atomic_store_explicit(&pool_uid[m->reg], m->uid, memory_order_release);
+}
+
+void lab_handle_renew(struct labyrinth *m)
+{
+	lab_thread_forget(m);
+	m->uid = atomic_fetch_add_explicit(&next_uid, 1, memory_order_relaxed);
+	if (m->reg >= 0)
+		atomic_store_explicit(&pool_uid[m->reg], m->uid, memory_order_release);
+}
+
+void lab_handle_readonly(struct labyrinth *m)
+{
+	atomic_store_explicit(&m->magic, LAB_MAZE_RO, memory_order_relaxed);
+}
+
+void lab_handle_unpublish(struct labyrinth *m)
+{
+	lab_thread_forget(m);
+	atomic_store_explicit(&m->magic, LAB_MAZE_DEAD, memory_order_relaxed);
+	if (m->reg >= 0)
+		atomic_store_explicit(&pool_uid[m->reg], 0, memory_order_release);
+}
+
 void lab_destroy(struct labyrinth *m)
 {
+	if (lab_readable(m) && m->kind) {
+		lab_detach(m);
+		return;
+	}
 	if (!lab_live(m))
 		return;
 	lab_thread_forget(m);
@@ -188,7 +221,7 @@ void lab_destroy(struct labyrinth *m)
 
 long lab_page_index(const struct labyrinth *m, const void *page)
 {
-	if (!lab_live(m) || !m->base || !page)
+	if (!lab_readable(m) || !m->base || !page)
 		return -1;
 	uintptr_t p = (uintptr_t)page, b = (uintptr_t)m->base;
 	if (p < b || ((p - b) >> m->page_shift) >= m->v.pages)
@@ -198,7 +231,7 @@ long lab_page_index(const struct labyrinth *m, const void *page)
 
 void *lab_index_page(const struct labyrinth *m, size_t index)
 {
-	if (!lab_live(m) || !m->base || index >= m->v.pages)
+	if (!lab_readable(m) || !m->base || index >= m->v.pages)
 		return NULL;
 	return m->base + (index << m->page_shift);
 }
@@ -208,7 +241,7 @@ void lab_stats(const struct labyrinth *m, struct lab_stats *out)
 	if (!out)
 		return;
 	memset(out, 0, sizeof(*out));
-	if (!lab_live(m))
+	if (!lab_readable(m))
 		return;
 	struct lab_core_stats cs;
 	lab_core_stats(&m->v, &cs);
@@ -230,7 +263,7 @@ void lab_stats(const struct labyrinth *m, struct lab_stats *out)
 
 int lab_validate(const struct labyrinth *m, char *why, size_t whylen)
 {
-	if (!lab_live(m)) {
+	if (!lab_readable(m)) {
 		if (why && whylen) {
 			strncpy(why, "not a live maze", whylen - 1);
 			why[whylen - 1] = 0;

@@ -3,6 +3,7 @@
  * exits (a pthread key destructor); a fork child re-reads its id. */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "shared/shared.h"
 
 #include <pthread.h>
 
@@ -14,6 +15,8 @@ __thread struct lab_tls lab_tls __attribute__((tls_model("initial-exec")));
 static _Atomic(uint8_t) lab_incarnation[LAB_OW_TID + 1];
 
 static pthread_key_t lab_tls_key;
+/* set once a shared maze relies on the global membarrier in this process */
+_Atomic(int) lab_global_barrier_used;
 static pthread_once_t lab_once = PTHREAD_ONCE_INIT;
 static _Atomic(int) lab_key_ready;
 
@@ -36,8 +39,12 @@ static void release_all(struct lab_tls *t)
 		t->ent[i].maze = NULL;
 		lab_signal_fence();
 		t->ent[i].uid = 0;
-		if (e.maze && e.slot >= 0 && lab_handle_alive(e.reg, e.uid))
+		if (!e.maze || !lab_handle_alive(e.reg, e.uid))
+			continue;
+		if (e.slot >= 0)
 			release_slot(&e);
+		if (e.maze->threads) /* a shared maze: our entry is done */
+			lab_reg_leave(e.maze, e.key);
 	}
 }
 
@@ -70,9 +77,20 @@ uint32_t lab_owner_key_of(uint32_t tid)
 
 static void on_fork_child(void)
 {
-	/* the child's only thread keeps its slots (the maze memory was copied
-	 * with them) but has a new id */
+	/* the child's only thread keeps its slots of private mazes (their
+	 * memory was copied with them) but has a new id; the slots of shared
+	 * mazes stay the parent's, so the child forgets them */
+	for (unsigned i = 0; i < LAB_TLS_MAZES; i++) {
+		struct labyrinth *m = lab_tls.ent[i].maze;
+		if (m && lab_handle_alive(lab_tls.ent[i].reg, lab_tls.ent[i].uid) && m->threads) {
+			lab_tls.ent[i].maze = NULL;
+			lab_tls.ent[i].uid = 0;
+		}
+	}
 	lab_tls.tid = 0;
+	lab_thread_init();
+	if (atomic_load_explicit(&lab_global_barrier_used, memory_order_relaxed))
+		lab_os_global_barrier_register(); /* per process: the child registers too */
 }
 
 static void setup(void)
@@ -139,8 +157,13 @@ int lab_slot_slow(struct labyrinth *maze)
 		e.maze = maze;
 		e.uid = maze->uid;
 		e.reg = maze->reg;
-		e.key = tid;
-		e.slot = lab_core_slot_claim(&maze->v, tid, tid);
+		e.key = maze->threads ? lab_reg_self(maze, true) : tid;
+		if (!e.key) { /* a shared maze's registry is full */
+			lab_signal_fence();
+			t->busy = 0;
+			return -1;
+		}
+		e.slot = lab_core_slot_claim(&maze->v, e.key, tid);
 	}
 	/* a handler's lab_slot_of must see a whole entry or none: invalidate
 	 * the front entry, move, then publish the maze pointer last */
@@ -157,6 +180,42 @@ int lab_slot_slow(struct labyrinth *maze)
 	lab_signal_fence();
 	t->busy = 0;
 	return e.slot;
+}
+
+int lab_whoami_slow(struct labyrinth *maze, uint32_t *key)
+{
+	int slot = lab_slot_slow(maze);
+	struct lab_tls_ent *e = &lab_tls.ent[0];
+	if (!maze->threads) {
+		*key = lab_key();
+		return slot;
+	}
+	if (e->maze == maze && e->uid == maze->uid) {
+		*key = e->key;
+		return slot;
+	}
+	/* no entry: a handler re-entered, or a handle outside the pool */
+	*key = lab_reg_self(maze, true);
+	return -1;
+}
+
+void lab_thread_release(struct labyrinth *maze)
+{
+	struct lab_tls *t = &lab_tls;
+	t->busy = 1;
+	lab_signal_fence();
+	for (unsigned i = 0; i < LAB_TLS_MAZES; i++) {
+		struct lab_tls_ent e = t->ent[i];
+		if (e.maze != maze || e.uid != maze->uid)
+			continue;
+		t->ent[i].maze = NULL;
+		lab_signal_fence();
+		t->ent[i].uid = 0;
+		if (e.slot >= 0)
+			release_slot(&e);
+	}
+	lab_signal_fence();
+	t->busy = 0;
 }
 
 /* The calling thread stops using maze (its destruction is under way). */

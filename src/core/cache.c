@@ -170,3 +170,29 @@ uint64_t lab_core_cached(const struct lab_view *v)
 		sum += lab_load_relaxed(&v->slots[sl].top);
 	return sum;
 }
+
+bool lab_core_slot_seize(const struct lab_view *v, int slot, uint32_t key)
+{
+	struct lab_slot *s = &v->slots[slot];
+	uint32_t z = 0;
+	if (!atomic_compare_exchange_strong_explicit(&s->lock, &z, 1, memory_order_acquire,
+						     memory_order_relaxed))
+		return false;
+	if (lab_load_relaxed(&s->key) != key) {
+		lab_store_release(&s->lock, 0);
+		return false;
+	}
+	return true;
+}
+
+void lab_core_slot_reset(const struct lab_view *v, int slot, uint32_t key)
+{
+	struct lab_slot *s = &v->slots[slot];
+	lab_store_relaxed(&s->top, 0);
+	lab_store_relaxed(&s->busy, 0);
+	lab_store_relaxed(&s->freeing, 0);
+	uint32_t k = key;
+	atomic_compare_exchange_strong_explicit(&s->key, &k, 0, memory_order_release,
+						memory_order_relaxed);
+	lab_store_release(&s->lock, 0);
+}

@@ -33,12 +33,11 @@ size_t lab_core_meta_size(uint64_t pages)
 	return (size_t)l.total;
 }
 
-void lab_core_format(void *region, uint64_t pages, unsigned page_shift, uint64_t reserve)
+void lab_core_layout(struct lab_meta *m, uint64_t pages, unsigned page_shift, uint64_t reserve)
 {
 	struct layout l;
 	if (!layout_of(pages, &l))
 		return; /* the caller sized the region with lab_core_meta_size */
-	struct lab_meta *m = region;
 	m->version = LAB_META_VERSION;
 	m->page_shift = page_shift;
 	m->pages = pages;
@@ -56,6 +55,14 @@ void lab_core_format(void *region, uint64_t pages, unsigned page_shift, uint64_t
 	m->off_owners = l.owners;
 	m->off_slots = l.slots;
 	m->total_bytes = l.total;
+}
+
+void lab_core_format(void *region, uint64_t pages, unsigned page_shift, uint64_t reserve)
+{
+	if (!lab_core_meta_size(pages))
+		return; /* the caller sized the region with lab_core_meta_size */
+	struct lab_meta *m = region;
+	lab_core_layout(m, pages, page_shift, reserve);
 	struct lab_view v;
 	lab_core_view(&v, region);
 	for (uint32_t r = 0; r < v.nrows; r++) {
@@ -266,4 +273,14 @@ int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t cal
 		if (lab_cas_strong_acq_rel(&v->owners[idx], &ow, nw))
 			return 0;
 	}
+}
+
+int lab_core_adopt(const struct lab_view *v, uint64_t idx, uint32_t ow, uint32_t key)
+{
+	uint32_t e = ow;
+	if (atomic_compare_exchange_strong_explicit(&v->owners[idx], &e,
+						    (ow & ~LAB_OW_KEY) | (key & LAB_OW_KEY),
+						    memory_order_acq_rel, memory_order_relaxed))
+		return 0;
+	return lab_ow_allocated(e) ? -LAB_EPERM : -LAB_ENOENT;
 }

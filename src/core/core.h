@@ -45,12 +45,22 @@ static inline uint32_t lab_core_owner(const struct lab_view *v, uint64_t idx)
 LAB_HIDDEN int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t caller,
 			     uint32_t to);
 
+/* Make key the owner of the block at idx whose owner word is still ow (its
+ * owner is gone): 0, or -LAB_EPERM / -LAB_ENOENT if the word changed. */
+LAB_HIDDEN int lab_core_adopt(const struct lab_view *v, uint64_t idx, uint32_t ow, uint32_t key);
+
 /* Thread caches. */
 LAB_HIDDEN int lab_core_slot_claim(const struct lab_view *v, uint32_t key, uint32_t seed);
 /* Drain the slot and give it up; false (slot kept) if a stealer held it at
  * that moment: call again. */
 LAB_HIDDEN bool lab_core_slot_release(const struct lab_view *v, int slot, uint32_t key);
 LAB_HIDDEN void lab_core_drain(const struct lab_view *v, int slot);
+/* A dead owner's slot (key still key): lock it without a barrier (nobody
+ * uses it) so that its rooms can be taken back one by one; false if a
+ * stealer holds it. Then reset: empty, unlocked, unowned. The rooms with
+ * owner word CACHED|slot are the caller's to return (lab_rows_free). */
+LAB_HIDDEN bool lab_core_slot_seize(const struct lab_view *v, int slot, uint32_t key);
+LAB_HIDDEN void lab_core_slot_reset(const struct lab_view *v, int slot, uint32_t key);
 LAB_HIDDEN uint64_t lab_core_cached(const struct lab_view *v);
 
 struct lab_core_stats {
@@ -59,6 +69,27 @@ struct lab_core_stats {
 };
 LAB_HIDDEN void lab_core_stats(const struct lab_view *v, struct lab_core_stats *out);
 LAB_HIDDEN int lab_core_validate(const struct lab_view *v, char *why, size_t whylen);
+
+/* Recovery (recover.c), on a maze no thread uses. dead(ctx, key): whether
+ * owner key's thread is gone; keep: leave the dead's blocks allocated. */
+struct lab_recover_ops {
+	bool (*dead)(void *ctx, uint32_t key);
+	void *ctx;
+	bool keep;
+};
+struct lab_core_recovery {
+	uint64_t reclaimed, kept, kept_blocks, inflight, cached, caches, rows_fixed;
+};
+/* 0, or -LAB_EUCLEAN with a reason and nothing written. */
+LAB_HIDDEN int lab_core_recover(const struct lab_view *v, const struct lab_recover_ops *ops,
+				struct lab_core_recovery *out, char *why, size_t whylen);
+/* Fill a header with the layout format gives (no arrays touched). */
+LAB_HIDDEN void lab_core_layout(struct lab_meta *m, uint64_t pages, unsigned page_shift,
+				uint64_t reserve);
+/* Whether the metadata header at region (len bytes) is exactly what format
+ * writes for these parameters: 0 or -LAB_EUCLEAN. Reads the header only. */
+LAB_HIDDEN int lab_core_meta_check(const void *region, uint64_t len, uint64_t pages,
+				   unsigned page_shift, uint64_t reserve);
 
 /* Internal to the core (rows.c, cache.c). */
 LAB_HIDDEN long lab_rows_alloc(const struct lab_view *v, unsigned order, uint32_t hint,

@@ -72,19 +72,21 @@ uint32_t lab_os_gettid(void)
 	return (uint32_t)syscall(SYS_gettid);
 }
 
-void lab_os_futex_wait(lab_a32 *word, uint32_t expected, uint64_t timeout_ns)
+void lab_os_futex_wait(lab_a32 *word, uint32_t expected, uint64_t timeout_ns, bool shared)
 {
 	struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
 			       (long)(timeout_ns % 1000000000u) };
 	int saved = errno;
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, &ts, NULL, 0);
+	syscall(SYS_futex, (uint32_t *)word, shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE, expected,
+		&ts, NULL, 0);
 	errno = saved;
 }
 
-void lab_os_futex_wake(lab_a32 *word)
+void lab_os_futex_wake(lab_a32 *word, bool shared)
 {
 	int saved = errno;
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+	syscall(SYS_futex, (uint32_t *)word, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, 0x7fffffff,
+		NULL, NULL, 0);
 	errno = saved;
 }
 
@@ -139,4 +141,23 @@ int (*lab_os_heavy_barrier(void))(void)
 		atomic_store_explicit(&membarrier_state, st, memory_order_release);
 	}
 	return st == 1 ? membarrier_expedited : NULL;
+}
+
+int lab_os_global_barrier_register(void)
+{
+	int saved = errno;
+	long r = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	int ok = r >= 0 && (r & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+		 !getenv("LABYRINTH_NO_MEMBARRIER") &&
+		 syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+	errno = saved;
+	return ok ? 0 : -1;
+}
+
+int lab_os_global_barrier(void)
+{
+	int saved = errno;
+	long r = syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+	errno = saved;
+	return r == 0 ? 0 : -1;
 }

@@ -8,6 +8,7 @@
 #define LAB_PLATFORM_H
 
 #include "core/atomic.h"
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,10 +25,12 @@ LAB_HIDDEN void lab_os_unmap(void *p, size_t size);
 /* The calling thread's id (Linux gettid), never 0. Signal-safe. */
 LAB_HIDDEN uint32_t lab_os_gettid(void);
 /* Sleep while *word == expected, at most timeout_ns; spurious wake-ups
- * allowed. Not for signal handlers. */
-LAB_HIDDEN void lab_os_futex_wait(lab_a32 *word, uint32_t expected, uint64_t timeout_ns);
+ * allowed. shared: word is in memory other processes map (no PRIVATE
+ * futex). Not for signal handlers. */
+LAB_HIDDEN void lab_os_futex_wait(lab_a32 *word, uint32_t expected, uint64_t timeout_ns,
+				  bool shared);
 /* Wake every thread sleeping on word. Signal-safe. */
-LAB_HIDDEN void lab_os_futex_wake(lab_a32 *word);
+LAB_HIDDEN void lab_os_futex_wake(lab_a32 *word, bool shared);
 /* Write bytes to standard error, retrying short writes. Signal-safe. */
 LAB_HIDDEN void lab_os_write_err(const char *s, size_t n);
 /* Abort the process. Signal-safe. */
@@ -41,5 +44,48 @@ LAB_HIDDEN _Noreturn void lab_os_abort(void);
 LAB_HIDDEN int (*lab_os_heavy_barrier(void))(void);
 /* Give the processor away briefly. */
 LAB_HIDDEN void lab_os_yield(void);
+
+/* The same barrier across processes: every thread of every process that
+ * called lab_os_global_barrier_register executes a full fence
+ * (membarrier global expedited). register: 0, or -1 when the system has
+ * none. The barrier function is signal-safe and returns 0 or -1 as above. */
+LAB_HIDDEN int lab_os_global_barrier_register(void);
+LAB_HIDDEN int lab_os_global_barrier(void);
+
+/* Threads, for telling the living from the dead across processes.
+ * lab_os_task_of: the process (tgid) of thread tid and both start times
+ * (clock ticks since boot, from /proc). 0, or -1 if no such live thread.
+ * lab_os_task_alive: 1 if thread tid of process pid exists, is not a
+ * zombie and started at start; 0 if not; -1 if it cannot be told (no
+ * /proc): the caller must then assume it is alive. Signal-safe (open, read,
+ * close). */
+struct lab_os_task {
+	uint32_t pid, tid;
+	uint64_t pid_start, tid_start;
+};
+LAB_HIDDEN int lab_os_task_of(uint32_t tid, struct lab_os_task *out);
+LAB_HIDDEN int lab_os_task_alive(const struct lab_os_task *t);
+LAB_HIDDEN uint32_t lab_os_getpid(void);
+LAB_HIDDEN uint64_t lab_os_now_ns(void);
+
+/* Shared objects: POSIX shared memory, memfds and files holding a maze.
+ * Each returns an fd or a negative errno. lab_os_obj_lock takes flock
+ * (exclusive or shared, never waiting): 0, or -EBUSY. lab_os_obj_size:
+ * the object's size (fstat), or a negative errno. lab_os_obj_map maps len
+ * bytes from offset off (page aligned) at an address aligned to align
+ * (shared, read-write unless ro), NULL on failure. */
+LAB_HIDDEN int lab_os_shm_open(const char *name, bool create);
+LAB_HIDDEN int lab_os_shm_unlink(const char *name);
+LAB_HIDDEN int lab_os_memfd(void);
+LAB_HIDDEN int lab_os_file_open(const char *path, bool create, bool ro);
+LAB_HIDDEN int lab_os_file_unlink(const char *path);
+LAB_HIDDEN int lab_os_obj_lock(int fd, bool exclusive);
+LAB_HIDDEN long long lab_os_obj_size(int fd);
+LAB_HIDDEN int lab_os_obj_resize(int fd, uint64_t len);
+LAB_HIDDEN int lab_os_obj_read(int fd, void *buf, size_t len, uint64_t off);
+LAB_HIDDEN void *lab_os_obj_map(int fd, uint64_t off, size_t len, size_t align, bool ro);
+LAB_HIDDEN void lab_os_obj_close(int fd);
+/* A new descriptor for the same object (close-on-exec), or -errno. */
+LAB_HIDDEN int lab_os_dup(int fd);
 
 #endif

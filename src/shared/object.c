@@ -1,0 +1,398 @@
+/* Shared and file-backed mazes: making, checking, mapping and leaving the
+ * object that holds one (see format.h for its layout). An object is never
+ * trusted: its size is checked with fstat and its header read with pread
+ * before anything is mapped, and every offset is recomputed. */
+#define _GNU_SOURCE
+#include "shared.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#define LAB_OBJ_FLAGS (LAB_NO_MEMORY | LAB_REAP_ON_ATTACH)
+
+struct obj_layout {
+	uint64_t meta_off, meta_len, reg_off, reg_len, rooms_off, rooms_len, total;
+};
+
+static uint64_t round_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+static int obj_layout(uint64_t pages, unsigned shift, unsigned flags, struct obj_layout *l)
+{
+	uint64_t meta = lab_core_meta_size(pages);
+	if (!meta || shift < 12 || shift > 40)
+		return -EINVAL;
+	l->meta_off = LAB_OBJ_HDR_BYTES;
+	l->meta_len = round_up(meta, 4096);
+	l->reg_off = l->meta_off + l->meta_len;
+	l->reg_len = round_up(sizeof(struct lab_registry), 4096);
+	uint64_t end = l->reg_off + l->reg_len;
+	l->rooms_off = round_up(end, shift >= 21 ? (2u << 20) : 4096);
+	l->rooms_len = 0;
+	if (!(flags & LAB_NO_MEMORY)) {
+		if (pages > ((UINT64_MAX >> 1) - l->rooms_off) >> shift)
+			return -EOVERFLOW;
+		l->rooms_len = pages << shift;
+	}
+	l->total = l->rooms_len ? l->rooms_off + l->rooms_len : end;
+	if (l->total > (uint64_t)INT64_MAX || l->total > (uint64_t)SIZE_MAX)
+		return -EOVERFLOW;
+	return 0;
+}
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t hdr_sum(const struct lab_obj_hdr *h)
+{
+	return fnv1a(h, offsetof(struct lab_obj_hdr, checksum));
+}
+
+/* Check a header read from an object of `size` bytes: 0, -EUCLEAN or
+ * -EPROTO. Fills l with the layout it describes. */
+static int hdr_check(const struct lab_obj_hdr *h, uint64_t size, unsigned kind,
+		     struct obj_layout *l)
+{
+	if (memcmp(h->magic, LAB_OBJ_MAGIC, 8))
+		return -EUCLEAN;
+	if (h->endian != LAB_OBJ_ENDIAN)
+		return h->endian == __builtin_bswap32(LAB_OBJ_ENDIAN) ? -EPROTO : -EUCLEAN;
+	if (h->version != LAB_OBJ_VERSION)
+		return -EPROTO;
+	if (h->hdr_size != sizeof(*h) || h->checksum != hdr_sum(h))
+		return -EUCLEAN;
+	if (h->kind != kind || h->page_shift < 12 || h->page_shift > 40 || h->pages == 0 ||
+	    h->pages > LAB_MAX_ROOMS || h->reserve > h->pages || (h->flags & ~LAB_OBJ_FLAGS) ||
+	    h->barrier > 1 || h->nthreads != LAB_SHARED_THREADS)
+		return -EUCLEAN;
+	if (obj_layout(h->pages, h->page_shift, h->flags, l))
+		return -EUCLEAN;
+	if (h->meta_off != l->meta_off || h->meta_len != l->meta_len || h->reg_off != l->reg_off ||
+	    h->reg_len != l->reg_len || h->rooms_off != l->rooms_off ||
+	    h->rooms_len != l->rooms_len || h->total_len != l->total || size != l->total)
+		return -EUCLEAN;
+	return 0;
+}
+
+static void unmap_all(struct labyrinth *m)
+{
+	if (m->map)
+		lab_os_unmap(m->map, m->map_len);
+	if (m->obj)
+		lab_os_unmap(m->obj, m->obj_len);
+	m->map = m->obj = NULL;
+	m->base = NULL;
+}
+
+/* Fill the handle from a checked, mapped object. */
+static int handle_setup(struct labyrinth *m, const struct lab_obj_hdr *h,
+			const struct obj_layout *l, bool ro)
+{
+	m->kind = h->kind == LAB_OBJ_FILE ? LAB_KIND_FILE : LAB_KIND_SHARED;
+	m->readonly = ro;
+	m->fshared = true;
+	m->page_shift = h->page_shift;
+	m->page_size = (size_t)1 << h->page_shift;
+	m->span = (size_t)h->pages << h->page_shift;
+	m->flags = h->flags;
+	m->meta = (char *)m->obj + l->meta_off;
+	m->meta_len = (size_t)l->meta_len;
+	m->threads = (struct lab_registry *)((char *)m->obj + l->reg_off);
+	lab_core_view(&m->v, m->meta);
+	m->v.heavy_barrier = NULL;
+	if (h->barrier && !ro) {
+		if (lab_os_global_barrier_register() != 0)
+			return -ENOSYS; /* the other users rely on it */
+		m->v.heavy_barrier = lab_os_global_barrier;
+		atomic_store_explicit(&lab_global_barrier_used, 1, memory_order_relaxed);
+	}
+	if (l->rooms_len) {
+		size_t align = m->page_size << m->v.max_order;
+		m->map = lab_os_obj_map(m->fd, l->rooms_off, (size_t)l->rooms_len, align, ro);
+		if (!m->map)
+			return -ENOMEM;
+		m->map_len = (size_t)l->rooms_len;
+		m->base = m->map;
+	}
+	return 0;
+}
+
+static int fail(struct labyrinth *m, int err)
+{
+	unmap_all(m);
+	lab_os_obj_close(m->fd);
+	lab_handle_put(m);
+	return err;
+}
+
+/* Make a maze in the empty object fd (which the handle then keeps). */
+static int obj_create(int fd, unsigned kind, const struct lab_config *cfg, struct labyrinth **out)
+{
+	if (!out || !cfg) {
+		lab_os_obj_close(fd);
+		return -EINVAL;
+	}
+	*out = NULL;
+	size_t p = cfg->page_size ? cfg->page_size : 4096;
+	int err = 0;
+	if (p < 4096 || (p & (p - 1)) || (uint64_t)p > LAB_MAX_PAGE_SIZE || cfg->pages == 0 ||
+	    cfg->pages > LAB_MAX_ROOMS || cfg->reserve > cfg->pages || cfg->memory ||
+	    (cfg->flags & ~LAB_OBJ_FLAGS))
+		err = -EINVAL;
+	for (unsigned i = 0; i < sizeof(cfg->reserved_) / sizeof(cfg->reserved_[0]); i++)
+		if (cfg->reserved_[i])
+			err = -EINVAL;
+	unsigned shift = (unsigned)__builtin_ctzll(p);
+	struct obj_layout l;
+	if (!err)
+		err = obj_layout(cfg->pages, shift, cfg->flags, &l);
+	if (!err)
+		err = lab_os_obj_resize(fd, l.total);
+	struct labyrinth *m = err ? NULL : lab_handle_get();
+	if (!m) {
+		lab_os_obj_close(fd);
+		return err ? err : -ENOMEM;
+	}
+	lab_thread_setup_once();
+	m->fd = fd;
+	m->obj_len = (size_t)l.rooms_off;
+	m->obj = lab_os_obj_map(fd, 0, m->obj_len, 4096, false);
+	if (!m->obj)
+		return fail(m, -ENOMEM);
+	struct lab_obj_hdr *h = m->obj;
+	lab_core_format((char *)m->obj + l.meta_off, cfg->pages, shift, cfg->reserve);
+	h->version = LAB_OBJ_VERSION;
+	h->endian = LAB_OBJ_ENDIAN;
+	h->hdr_size = sizeof(*h);
+	h->page_shift = shift;
+	h->pages = cfg->pages;
+	h->reserve = cfg->reserve;
+	h->flags = cfg->flags;
+	h->kind = kind;
+	h->meta_off = l.meta_off;
+	h->meta_len = l.meta_len;
+	h->reg_off = l.reg_off;
+	h->reg_len = l.reg_len;
+	h->rooms_off = l.rooms_off;
+	h->rooms_len = l.rooms_len;
+	h->total_len = l.total;
+	h->barrier = lab_os_global_barrier_register() == 0;
+	h->nthreads = LAB_SHARED_THREADS;
+	lab_store_relaxed(&h->state, LAB_OBJ_OPEN);
+	/* the magic and checksum last: a reader sees a whole header or none */
+	atomic_thread_fence(memory_order_release);
+	memcpy(h->magic, LAB_OBJ_MAGIC, 8);
+	h->checksum = hdr_sum(h);
+	struct obj_layout chk;
+	err = hdr_check(h, l.total, kind, &chk);
+	if (!err)
+		err = handle_setup(m, h, &l, false);
+	if (err)
+		return fail(m, err);
+	lab_handle_publish(m);
+	*out = m;
+	return 0;
+}
+
+/* Map the maze in object fd (kept by the handle on success, closed on
+ * failure). flags: LAB_RECOVER, LAB_RECOVER_KEEP, LAB_READONLY. */
+static int obj_attach(int fd, unsigned kind, unsigned flags, struct labyrinth **out)
+{
+	if (!out) {
+		lab_os_obj_close(fd);
+		return -EINVAL;
+	}
+	*out = NULL;
+	long long size = lab_os_obj_size(fd);
+	struct lab_obj_hdr h;
+	struct obj_layout l;
+	int err = size < 0 ? (int)size : 0;
+	if (!err && (uint64_t)size < LAB_OBJ_HDR_BYTES)
+		err = -EUCLEAN;
+	if (!err)
+		err = lab_os_obj_read(fd, &h, sizeof(h), 0);
+	if (!err)
+		err = hdr_check(&h, (uint64_t)size, kind, &l);
+	bool ro = flags & LAB_READONLY;
+	struct labyrinth *m = err ? NULL : lab_handle_get();
+	if (!m) {
+		lab_os_obj_close(fd);
+		return err ? err : -ENOMEM;
+	}
+	lab_thread_setup_once();
+	m->fd = fd;
+	m->obj_len = (size_t)l.rooms_off;
+	m->obj = lab_os_obj_map(fd, 0, m->obj_len, 4096, ro);
+	if (!m->obj)
+		return fail(m, -ENOMEM);
+	struct lab_obj_hdr *live = m->obj;
+	/* the header again, now from the mapping that will be used */
+	if (memcmp(live, &h, offsetof(struct lab_obj_hdr, state)) ||
+	    lab_core_meta_check((char *)m->obj + l.meta_off, l.meta_len, h.pages, h.page_shift,
+				h.reserve))
+		return fail(m, -EUCLEAN);
+	bool clean = lab_load_acquire(&live->state) == LAB_OBJ_CLEAN;
+	bool recover = flags & (LAB_RECOVER | LAB_RECOVER_KEEP);
+	if (kind == LAB_OBJ_FILE && !clean && !recover && !ro)
+		return fail(m, -EUCLEAN); /* not closed cleanly: needs recovery */
+	err = handle_setup(m, &h, &l, ro);
+	if (err)
+		return fail(m, err);
+	if (kind == LAB_OBJ_FILE && !recover && !ro) {
+		char why[128];
+		if (lab_core_validate(&m->v, why, sizeof(why)))
+			return fail(m, -EUCLEAN);
+	}
+	lab_handle_publish(m);
+	if (recover) {
+		err = lab_recover(m, flags & (LAB_RECOVER | LAB_RECOVER_KEEP), NULL);
+		if (err) {
+			lab_handle_unpublish(m);
+			return fail(m, err);
+		}
+	}
+	if (kind == LAB_OBJ_FILE && !ro)
+		lab_store_release(&live->state, LAB_OBJ_OPEN);
+	if (!ro)
+		lab_add_relaxed(&live->attaches, 1);
+	if (ro)
+		lab_handle_readonly(m);
+	if ((h.flags & LAB_REAP_ON_ATTACH) && !ro)
+		lab_reap(m);
+	*out = m;
+	return 0;
+}
+
+int lab_shm_create(const char *name, const struct lab_config *cfg, struct labyrinth **maze)
+{
+	if (maze)
+		*maze = NULL;
+	if (!name || !maze || !cfg)
+		return -EINVAL;
+	int fd = lab_os_shm_open(name, true);
+	if (fd < 0)
+		return fd;
+	int err = obj_create(fd, LAB_OBJ_SHARED, cfg, maze);
+	if (err)
+		lab_os_shm_unlink(name);
+	return err;
+}
+
+int lab_shm_attach(const char *name, struct labyrinth **maze)
+{
+	if (maze)
+		*maze = NULL;
+	if (!name || !maze)
+		return -EINVAL;
+	int fd = lab_os_shm_open(name, false);
+	return fd < 0 ? fd : obj_attach(fd, LAB_OBJ_SHARED, 0, maze);
+}
+
+int lab_shm_unlink(const char *name)
+{
+	return name ? lab_os_shm_unlink(name) : -EINVAL;
+}
+
+int lab_create_fd(const struct lab_config *cfg, int *fd, struct labyrinth **maze)
+{
+	if (maze)
+		*maze = NULL;
+	if (!fd || !maze || !cfg)
+		return -EINVAL;
+	int f = lab_os_memfd();
+	if (f < 0)
+		return f;
+	int err = obj_create(f, LAB_OBJ_SHARED, cfg, maze);
+	if (err)
+		return err;
+	/* the caller's fd is its own: the handle keeps the original */
+	*fd = lab_os_dup((*maze)->fd);
+	if (*fd < 0) {
+		int e = *fd;
+		lab_detach(*maze);
+		*maze = NULL;
+		return e;
+	}
+	return 0;
+}
+
+int lab_attach_fd(int fd, struct labyrinth **maze)
+{
+	if (maze)
+		*maze = NULL;
+	if (fd < 0 || !maze)
+		return -EINVAL;
+	int f = lab_os_dup(fd);
+	return f < 0 ? f : obj_attach(f, LAB_OBJ_SHARED, 0, maze);
+}
+
+int lab_file_create(const char *path, const struct lab_config *cfg, struct labyrinth **maze)
+{
+	if (maze)
+		*maze = NULL;
+	if (!path || !maze || !cfg)
+		return -EINVAL;
+	int fd = lab_os_file_open(path, true, false);
+	if (fd < 0)
+		return fd;
+	int err = lab_os_obj_lock(fd, true);
+	if (!err)
+		err = obj_create(fd, LAB_OBJ_FILE, cfg, maze);
+	else
+		lab_os_obj_close(fd);
+	if (err)
+		lab_os_file_unlink(path);
+	return err;
+}
+
+int lab_file_open(const char *path, unsigned flags, struct labyrinth **maze)
+{
+	if (maze)
+		*maze = NULL;
+	if (!path || !maze || (flags & ~(LAB_RECOVER | LAB_RECOVER_KEEP | LAB_READONLY)) ||
+	    ((flags & LAB_READONLY) && (flags & (LAB_RECOVER | LAB_RECOVER_KEEP))))
+		return -EINVAL;
+	bool ro = flags & LAB_READONLY;
+	int fd = lab_os_file_open(path, false, ro);
+	if (fd < 0)
+		return fd;
+	int err = lab_os_obj_lock(fd, !ro);
+	if (err) {
+		lab_os_obj_close(fd);
+		return err;
+	}
+	return obj_attach(fd, LAB_OBJ_FILE, flags, maze);
+}
+
+int lab_detach(struct labyrinth *m)
+{
+	if (!lab_readable(m))
+		return -EINVAL;
+	if (!m->kind) {
+		lab_destroy(m);
+		return 0;
+	}
+	if (!m->readonly) {
+		/* this thread's cache goes back; the rest of the process's are
+		 * taken back from their (now dead) entries */
+		lab_thread_release(m);
+		lab_reg_leave_process(m);
+		lab_reap_some(m, false);
+		if (m->kind == LAB_KIND_FILE)
+			lab_store_release(&((struct lab_obj_hdr *)m->obj)->state, LAB_OBJ_CLEAN);
+	}
+	lab_handle_unpublish(m);
+	unmap_all(m);
+	lab_os_obj_close(m->fd);
+	lab_handle_put(m);
+	return 0;
+}

@@ -1,0 +1,271 @@
+/* Giving back what the dead held: lab_reap on a live maze, lab_recover on
+ * a quiet one, and the orphans a recovery kept. */
+#define _GNU_SOURCE
+#include "shared.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Which registry entries are dead now: LIVE ones whose thread is gone are
+ * marked DEAD here. */
+void lab_reap_snapshot(struct lab_reap_ctx *c, struct labyrinth *m, bool mark)
+{
+	memset(c, 0, sizeof(*c));
+	c->m = m;
+	if (!m->threads)
+		return;
+	for (uint32_t i = 0; i < LAB_SHARED_THREADS; i++) {
+		struct lab_reg_ent *e = &m->threads->ent[i];
+		uint32_t w = lab_load_acquire(&e->word);
+		c->gen[i] = (uint16_t)(w >> 2);
+		if ((w & 3) == LAB_REG_LIVE) {
+			struct lab_os_task t = { lab_load_relaxed(&e->pid),
+						 lab_load_relaxed(&e->tid),
+						 lab_load_relaxed(&e->pid_start),
+						 lab_load_relaxed(&e->tid_start) };
+			if (lab_os_task_alive(&t) != 0)
+				continue;
+			if (mark && !atomic_compare_exchange_strong_explicit(
+					    &e->word, &w, (w & ~3u) | LAB_REG_DEAD,
+					    memory_order_acq_rel, memory_order_acquire))
+				continue;
+		} else if ((w & 3) != LAB_REG_DEAD) {
+			continue;
+		}
+		c->dead[i >> 5] |= 1u << (i & 31);
+	}
+}
+
+/* key's thread is gone: its entry is dead in the snapshot, or has moved on
+ * to a later generation (DEAD -> FREE happens only after the dead's rooms
+ * went back, and a key with a generation the entry has not reached yet
+ * cannot be in an owner word we read with acquire). */
+bool lab_reap_key_dead(void *ctx, uint32_t key)
+{
+	struct lab_reap_ctx *c = ctx;
+	uint32_t i = lab_reg_key_idx(key);
+	if (i >= LAB_SHARED_THREADS)
+		return true; /* no such entry: garbage, nobody's */
+	uint32_t g = lab_reg_key_gen(key) & LAB_REG_GEN_MASK;
+	uint32_t w = lab_load_acquire(&c->m->threads->ent[i].word);
+	if ((w >> 2) != g)
+		return true;
+	if ((w & 3) == LAB_REG_DEAD)
+		return true;
+	if ((w & 3) == LAB_REG_FREE)
+		return true; /* never registered with this generation */
+	return (w & 3) == LAB_REG_LIVE && c->gen[i] == g && (c->dead[i >> 5] >> (i & 31)) & 1;
+}
+
+/* Private mazes: the key's thread exited (its incarnation moved on), or no
+ * thread of this process has its tid any more. */
+bool lab_private_key_dead(void *ctx, uint32_t key)
+{
+	struct lab_reap_ctx *c = ctx;
+	uint32_t tid = key & LAB_OW_TID;
+	if (lab_owner_key_of(tid) != (key & LAB_OW_KEY))
+		return true;
+	/* one /proc look-up per thread, not per block */
+	uint32_t h = (tid * 2654435761u) >> 26;
+	if (c->memo_key[h] == key)
+		return c->memo_dead[h];
+	struct lab_os_task t;
+	bool d = lab_os_task_of(tid, &t) != 0 || t.pid != lab_os_getpid();
+	c->memo_key[h] = key;
+	c->memo_dead[h] = d;
+	return d;
+}
+
+/* rooms: also the dead's allocated rooms (else their caches only) */
+long lab_reap_some(struct labyrinth *m, bool rooms)
+{
+	struct lab_reap_ctx *c = lab_os_map(sizeof(*c), 4096, 0);
+	if (!c)
+		return -ENOMEM;
+	lab_reap_snapshot(c, m, true);
+	bool (*dead)(void *, uint32_t) = m->threads ? lab_reap_key_dead : lab_private_key_dead;
+	const struct lab_view *v = &m->v;
+	/* dead threads' caches: seized, so that their rooms can be taken */
+	uint64_t seized = 0;
+	for (uint32_t s = 0; s < v->nslots && m->threads; s++) {
+		uint32_t k = lab_load_acquire(&v->slots[s].key);
+		if (k && dead(c, k) && lab_core_slot_seize(v, (int)s, k))
+			seized |= 1ull << s;
+	}
+	long back = 0;
+	uint64_t i = 0;
+	while (i < v->pages) {
+		uint32_t ow = lab_load_acquire(&v->owners[i]);
+		if (ow & LAB_OW_CACHED) {
+			uint32_t s = ow & ~LAB_OW_CACHED;
+			if (s < 64 && ((seized >> s) & 1) &&
+			    atomic_compare_exchange_strong_explicit(&v->owners[i], &ow, 0,
+								    memory_order_acq_rel,
+								    memory_order_relaxed)) {
+				lab_rows_free(v, i, 0);
+			}
+			i++;
+			continue;
+		}
+		if (!lab_ow_allocated(ow)) {
+			i++;
+			continue;
+		}
+		unsigned o = lab_ow_order(ow);
+		if (rooms && dead(c, ow & LAB_OW_KEY) &&
+		    lab_core_free(v, -1, i, o, ow & LAB_OW_KEY) == 0) {
+			back += 1l << o;
+			lab_poison(m, i, o, true);
+		}
+		i += 1ull << o;
+	}
+	for (uint32_t s = 0; s < v->nslots; s++)
+		if ((seized >> s) & 1)
+			lab_core_slot_reset(v, (int)s, lab_load_relaxed(&v->slots[s].key));
+	/* entries whose rooms are back come free, with a new generation */
+	for (uint32_t e = 0; e < LAB_SHARED_THREADS && m->threads && rooms; e++) {
+		if (!((c->dead[e >> 5] >> (e & 31)) & 1))
+			continue;
+		lab_a32 *wp = &m->threads->ent[e].word;
+		uint32_t w = ((uint32_t)c->gen[e] << 2) | LAB_REG_DEAD;
+		uint32_t nw = ((((uint32_t)c->gen[e] + 1) & LAB_REG_GEN_MASK) << 2) | LAB_REG_FREE;
+		atomic_compare_exchange_strong_explicit(wp, &w, nw, memory_order_acq_rel,
+							memory_order_relaxed);
+	}
+	lab_os_unmap(c, sizeof(*c));
+	if (back && lab_load_seq_cst(&m->v.m->waiters)) {
+		lab_add_seq_cst(&m->v.m->wake_seq, 1);
+		lab_os_futex_wake(&m->v.m->wake_seq, m->fshared);
+	}
+	return back;
+}
+
+long lab_reap(struct labyrinth *m)
+{
+	if (!lab_live(m))
+		return -EINVAL;
+	return lab_reap_some(m, true);
+}
+
+int lab_recover(struct labyrinth *m, unsigned flags, struct lab_recovery *out)
+{
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!lab_live(m) || m->readonly || (flags & ~(LAB_RECOVER | LAB_RECOVER_KEEP)))
+		return -EINVAL;
+	uint64_t t0 = lab_os_now_ns();
+	struct lab_reap_ctx *c = lab_os_map(sizeof(*c), 4096, 0);
+	if (!c)
+		return -ENOMEM;
+	lab_reap_snapshot(c, m, true);
+	uint32_t me = lab_os_getpid();
+	for (uint32_t i = 0; i < LAB_SHARED_THREADS && m->threads; i++) {
+		struct lab_reg_ent *e = &m->threads->ent[i];
+		if ((lab_load_acquire(&e->word) & 3) == LAB_REG_LIVE &&
+		    !((c->dead[i >> 5] >> (i & 31)) & 1) && lab_load_relaxed(&e->pid) != me) {
+			lab_os_unmap(c, sizeof(*c));
+			return -EBUSY; /* a live process uses it */
+		}
+	}
+	struct lab_recover_ops ops = {
+		.dead = m->threads ? lab_reap_key_dead : lab_private_key_dead,
+		.ctx = c,
+		.keep = (flags & LAB_RECOVER_KEEP) != 0,
+	};
+	struct lab_core_recovery r;
+	char why[128];
+	int err = lab_core_recover(&m->v, &ops, &r, why, sizeof(why));
+	if (!err && !ops.keep)
+		for (uint32_t e = 0; e < LAB_SHARED_THREADS && m->threads; e++) {
+			if (!((c->dead[e >> 5] >> (e & 31)) & 1))
+				continue;
+			uint32_t g = c->gen[e];
+			lab_store_release(&m->threads->ent[e].word,
+					  (((g + 1) & LAB_REG_GEN_MASK) << 2) | LAB_REG_FREE);
+		}
+	lab_os_unmap(c, sizeof(*c));
+	if (err)
+		return err;
+	/* every cache slot was reset: this process's threads must claim anew */
+	lab_handle_renew(m);
+	struct lab_recovery *rec = &m->rec;
+	rec->reclaimed = (size_t)r.reclaimed;
+	rec->kept = (size_t)r.kept;
+	rec->kept_blocks = (size_t)r.kept_blocks;
+	rec->inflight = (size_t)r.inflight;
+	rec->caches = (size_t)r.caches;
+	rec->rows_fixed = (size_t)r.rows_fixed;
+	rec->nanoseconds = lab_os_now_ns() - t0;
+	if (out)
+		*out = *rec;
+	return 0;
+}
+
+void lab_recovery_info(const struct labyrinth *m, struct lab_recovery *out)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (lab_live(m))
+		*out = m->rec;
+}
+
+long lab_orphans(const struct labyrinth *cm, size_t *idx, size_t cap)
+{
+	if (!lab_live(cm) || (!idx && cap))
+		return -EINVAL;
+	struct labyrinth *m = (struct labyrinth *)cm; /* the snapshot may mark dead entries */
+	struct lab_reap_ctx *c = lab_os_map(sizeof(*c), 4096, 0);
+	if (!c)
+		return -ENOMEM;
+	lab_reap_snapshot(c, m, !m->readonly);
+	bool (*dead)(void *, uint32_t) = m->threads ? lab_reap_key_dead : lab_private_key_dead;
+	long n = 0;
+	for (uint64_t i = 0; i < m->v.pages;) {
+		uint32_t ow = lab_load_acquire(&m->v.owners[i]);
+		if (!lab_ow_allocated(ow)) {
+			i++;
+			continue;
+		}
+		if (dead(c, ow & LAB_OW_KEY)) {
+			if ((size_t)n < cap)
+				idx[n] = (size_t)i;
+			n++;
+		}
+		i += 1ull << lab_ow_order(ow);
+	}
+	lab_os_unmap(c, sizeof(*c));
+	return n;
+}
+
+int lab_index_adopt(struct labyrinth *m, size_t index)
+{
+	if (!lab_live(m) || m->readonly)
+		return -EINVAL;
+	if (index >= m->v.pages)
+		return -EFAULT;
+	uint64_t head;
+	uint32_t ow = lab_core_block(&m->v, index, &head);
+	if (!lab_ow_allocated(ow))
+		return -ENOENT;
+	if (head != index)
+		return -EINVAL;
+	uint32_t key;
+	lab_whoami(m, &key);
+	if (!key)
+		return -EAGAIN;
+	struct lab_reap_ctx *c = lab_os_map(sizeof(*c), 4096, 0);
+	if (!c)
+		return -ENOMEM;
+	lab_reap_snapshot(c, m, true);
+	bool gone = (m->threads ? lab_reap_key_dead : lab_private_key_dead)(c, ow & LAB_OW_KEY);
+	lab_os_unmap(c, sizeof(*c));
+	if (!gone)
+		return -EPERM;
+	return lab_core_adopt(&m->v, index, ow, key);
+}
+
+int lab_kind(const struct labyrinth *m)
+{
+	return lab_live(m) ? (int)m->kind : -EINVAL;
+}
