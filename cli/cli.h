@@ -8,6 +8,7 @@
  * map.c      `labyrinth map`: the maze as PNG (libpng) or ANSI text
  * font.c     a 5x7 bitmap font for the map's legend and caption
  * stats.c    `labyrinth stats`
+ * file.c     `labyrinth check` and `recover`; map and stats on a FILE or --shm NAME
  */
 #ifndef LAB_CLI_H
 #define LAB_CLI_H
@@ -27,6 +28,8 @@
 int cmd_bench(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
 
 /* ---- util.c ---- */
 extern const char *cli_cmd; /* "labyrinth bench" etc., for messages */
@@ -76,6 +79,11 @@ struct scenario {
 	size_t allocated, exclusive, cached; /* rooms, from lab_room_info */
 	int nowners;
 	lab_owner_t owners[64]; /* the worker threads' ids, in worker order */
+	/* a maze opened by maze_source_open rather than made by scenario_run */
+	bool attached;
+	bool owners_more; /* more owners than owners[] holds */
+	long orphans;	  /* lab_orphans */
+	char source[160]; /* "file PATH", "shared maze NAME": the map's caption */
 	/* private */
 	void *priv_;
 };
@@ -103,6 +111,22 @@ int scenario_option(struct scenario_opts *o, int c, const char *arg);
  * destroys the maze. */
 int scenario_run(struct scenario *sc, const struct scenario_opts *o);
 void scenario_end(struct scenario *sc);
+
+/* ---- file.c: mazes in files and shared memory ---- */
+
+/* lab_file_open; on failure a negative errno and, in msg, "cannot open
+ * PATH: -EUCLEAN (...): why" with the reason read from the file's header. */
+int maze_file_open(const char *path, unsigned flags, struct labyrinth **maze, char *msg,
+		   size_t len);
+/* After getopt: the optional FILE operand of map and stats; a usage error
+ * (CLI_USAGE after a message) for more operands, FILE with --shm, or
+ * scenario options with either. */
+int maze_source_args(int argc, char **argv, const char *shm, bool scenario_opts, const char **file);
+/* Open FILE read-only or attach the shared maze shm, and fill sc's figures
+ * (stats, validate, allocated, owners, orphans) as scenario_run would.
+ * CLI_OK, or CLI_FAIL after a message. maze_source_close() detaches. */
+int maze_source_open(struct scenario *sc, const char *file, const char *shm);
+void maze_source_close(struct scenario *sc);
 
 /* ---- font.c ---- */
 #define FONT_W 5

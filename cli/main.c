@@ -13,6 +13,10 @@ static void usage(FILE *f)
 		"  bench   run workloads against labyrinth and its peers; table, CSV, JSON, PNG\n"
 		"  map     run a scenario on a maze and draw it (PNG, or ANSI in the terminal)\n"
 		"  stats   run a scenario and print the maze's figures and lab_validate's verdict\n"
+		"  check   check a file maze, read-only: sound, closed cleanly, its figures\n"
+		"  recover recover a file maze after a crash (LAB_RECOVER), list kept orphans\n"
+		"\n"
+		"map and stats also show a file maze (FILE) or a live shared maze (--shm NAME).\n"
 		"\n"
 		"'labyrinth SUBCOMMAND --help' describes each one; 'man labyrinth' all of them.\n");
 }
@@ -22,7 +26,11 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} cmds[] = { { "bench", cmd_bench }, { "map", cmd_map }, { "stats", cmd_stats } };
+	} cmds[] = { { "bench", cmd_bench },
+		     { "map", cmd_map },
+		     { "stats", cmd_stats },
+		     { "check", cmd_check },
+		     { "recover", cmd_recover } };
 	static char cmdname[64];
 
 	if (argc < 2) {

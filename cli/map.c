@@ -1,5 +1,6 @@
-/* labyrinth map: run the scenario, then draw the maze from lab_room_info():
- * a PNG (libpng) and/or a small ANSI picture in the terminal.
+/* labyrinth map: run the scenario (or open a file maze, or attach a shared
+ * one), then draw the maze from lab_room_info(): a PNG (libpng) and/or a
+ * small ANSI picture in the terminal.
  *
  * PNG layout: a margin of 8 pixels; the maze, one pixel per room and one
  * image line per row of 512 rooms (each drawn 1 to 8 lines tall so that
@@ -59,7 +60,8 @@ static struct rgb hsv(double h, double s, double v)
 			     (uint8_t)((b + m) * 255) };
 }
 
-/* The scenario's worker threads, so that they get well-spread hues. */
+/* The scenario's worker threads (or the owners found in a file or shared
+ * maze, in index order), so that they get well-spread hues. */
 static const lab_owner_t *known_owners;
 static int nknown;
 
@@ -252,7 +254,13 @@ static void caption_text(const struct scenario *sc, char *a, size_t alen, char *
 		 "ALLOCATED %zu (EXCLUSIVE %zu)",
 		 s->free, s->pages, s->cached, s->huge_free, s->page_size, sc->allocated,
 		 sc->exclusive);
-	if (L->per_room)
+	if (sc->source[0] && L->per_room)
+		snprintf(b, blen, "%s. ONE PIXEL PER ROOM, ONE LINE PER ROW OF 512", sc->source);
+	else if (sc->source[0])
+		snprintf(b, blen,
+			 "%s. ONE PIXEL PER ROW OF 512 ROOMS (AVERAGE COLOUR), %d ROWS PER LINE",
+			 sc->source, L->per_line);
+	else if (L->per_room)
 		snprintf(b, blen,
 			 "%s, %d THREADS, SEED %llu. ONE PIXEL PER ROOM, ONE LINE PER ROW OF 512",
 			 sc->opt.workload, sc->opt.threads, (unsigned long long)sc->opt.seed);
@@ -399,21 +407,27 @@ static void draw_ansi(const struct scenario *sc, int width)
 	}
 	plan(&L, pages, width);
 	caption_text(sc, a, sizeof(a), b, sizeof(b), &L);
-	printf("%s\n%s, %d threads, seed %llu\n", a, sc->opt.workload, sc->opt.threads,
-	       (unsigned long long)sc->opt.seed);
+	if (sc->source[0])
+		printf("%s\n%s\n", a, sc->source);
+	else
+		printf("%s\n%s, %d threads, seed %llu\n", a, sc->opt.workload, sc->opt.threads,
+		       (unsigned long long)sc->opt.seed);
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: labyrinth map [OPTIONS]\n"
+		"       labyrinth map [-o FILE] [-a] [-W W] MAZEFILE | --shm NAME\n"
 		"Runs a scenario on an index-only maze with worker threads that stay alive\n"
-		"(their caches full) and draws the maze from lab_room_info(): one pixel per\n"
+		"(their caches full), or opens the file maze MAZEFILE read-only, or attaches\n"
+		"the shared maze NAME, and draws the maze from lab_room_info(): one pixel per\n"
 		"room and one image line per row of 512 rooms (past 2048 rows: one pixel per\n"
 		"row, in the row's average colour). Free, cached, allocated (a colour per owner\n"
 		"thread) and exclusive (its dark shade) rooms; a legend; a caption with the\n"
 		"free count, huge frames (whole free rows), pages and page size.\n"
 		"\n" SCENARIO_HELP
+		"  -S, --shm NAME     draw the shared maze NAME (lab_shm_attach, then lab_detach)\n"
 		"  -o, --out FILE     write the PNG here (default maze.png unless --ansi)\n"
 		"  -a, --ansi         print a small coloured picture in the terminal\n"
 		"  -W, --width W      columns of the ANSI picture (default 64); rows per line of\n"
@@ -432,20 +446,21 @@ int cmd_map(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "ansi", no_argument, NULL, 'a' },
 		{ "width", required_argument, NULL, 'W' },
+		{ "shm", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct scenario_opts o;
 	struct scenario sc;
-	const char *out = NULL;
-	bool ansi = false;
+	const char *out = NULL, *shm = NULL, *file;
+	bool ansi = false, scen = false;
 	int c, rc, width = 0;
 	uint64_t v;
 
 	scenario_defaults(&o);
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":w:p:P:t:s:o:aW:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":w:p:P:t:s:o:aW:S:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			usage(stdout);
@@ -458,6 +473,9 @@ int cmd_map(int argc, char **argv)
 		case 'a':
 			ansi = true;
 			continue;
+		case 'S':
+			shm = optarg;
+			continue;
 		case 'W':
 			if (cli_parse_u64(optarg, 8, 4096, &v))
 				return cli_usage_error("--width wants 8..4096, not '%s'", optarg);
@@ -469,13 +487,15 @@ int cmd_map(int argc, char **argv)
 			return cli_bad_option(argv, c);
 		if (rc != 1)
 			return rc;
+		scen = true;
 	}
-	if (optind < argc)
-		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	rc = maze_source_args(argc, argv, shm, scen, &file);
+	if (rc)
+		return rc;
 	if (!out && !ansi)
 		out = "maze.png";
 
-	rc = scenario_run(&sc, &o);
+	rc = file || shm ? maze_source_open(&sc, file, shm) : scenario_run(&sc, &o);
 	if (rc) {
 		scenario_end(&sc);
 		return rc;
@@ -500,8 +520,8 @@ int cmd_map(int argc, char **argv)
 			if (!rc)
 				printf("labyrinth map: wrote %s: %d x %d pixels, %s, %d line%s of %d "
 				       "%s; free %zu of %zu, huge frames %zu%s\n",
-				       out, cv.w, cv.h, sc.opt.workload, L.lines,
-				       L.lines == 1 ? "" : "s", L.per_line,
+				       out, cv.w, cv.h, sc.source[0] ? sc.source : sc.opt.workload,
+				       L.lines, L.lines == 1 ? "" : "s", L.per_line,
 				       L.per_room ? "rooms" : "rows", sc.st.free, sc.st.pages,
 				       sc.st.huge_free, sc.valid ? " (lab_validate FAILED)" : "");
 			free(cv.px);
@@ -509,6 +529,9 @@ int cmd_map(int argc, char **argv)
 	}
 	if (!rc && sc.valid)
 		rc = cli_error("lab_validate: %s", sc.why);
-	scenario_end(&sc);
+	if (sc.attached)
+		maze_source_close(&sc);
+	else
+		scenario_end(&sc);
 	return rc;
 }

@@ -325,7 +325,23 @@ const char *lab_strerror(int err)
 	case -EFAULT:
 		return "address outside the maze";
 	case -ENOENT:
-		return "not allocated";
+		return "not allocated, or no such file or object";
+	case -EBUSY:
+		return "in use by another process";
+	case -EPROTO:
+		return "another format version or byte order";
+	case -EEXIST:
+		return "already exists";
+	case -EACCES:
+		return "permission denied";
+	case -EAGAIN:
+		return "thread registry of the shared maze is full";
+	case -ESRCH:
+		return "no such thread";
+	case -ENOSYS:
+		return "the system lacks a needed call (membarrier)";
+	case -EIO:
+		return "input/output error";
 	case -EPERM:
 		return "not the owner";
 	case -EUCLEAN:

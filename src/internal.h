@@ -40,6 +40,7 @@ struct labyrinth {
 	unsigned kind;		      /* LAB_KIND_* */
 	bool fshared;		      /* futex words are in shared memory */
 	bool readonly;		      /* a file opened LAB_READONLY */
+	bool was_clean;		      /* a file closed cleanly before this open */
 	int fd;			      /* the object (shm, memfd, file); -1 if none */
 	void *obj;		      /* header, metadata and registry, mapped */
 	size_t obj_len;		      /* bytes of that mapping */
@@ -66,9 +67,10 @@ struct lab_tls_ent {
 	uint64_t uid;
 	int slot; /* -1: this thread runs uncached on that maze */
 	int reg;
-	/* the slot's key: our tid (private maze) or registry key (shared),
-	 * which is then also our owner key there */
+	/* the slot's key: our tid (private maze) or registry key (shared) */
 	uint32_t key;
+	/* our owner key on that maze: lab_tls.key (private) or key (shared) */
+	uint32_t okey;
 };
 struct lab_tls {
 	uint32_t tid;	     /* 0 until fetched; reset in a fork child */
@@ -132,7 +134,7 @@ static inline int lab_whoami(struct labyrinth *maze, uint32_t *key)
 {
 	struct lab_tls_ent *e = &lab_tls.ent[0];
 	if (LAB_LIKELY(e->maze == maze && e->uid == maze->uid)) {
-		*key = LAB_LIKELY(!maze->threads) ? lab_tls.key : e->key;
+		*key = e->okey;
 		return e->slot;
 	}
 	return lab_whoami_slow(maze, key);

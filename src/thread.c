@@ -89,6 +89,8 @@ static void on_fork_child(void)
 	}
 	lab_tls.tid = 0;
 	lab_thread_init();
+	for (unsigned i = 0; i < LAB_TLS_MAZES; i++)
+		lab_tls.ent[i].okey = lab_tls.key; /* private mazes only remain */
 	if (atomic_load_explicit(&lab_global_barrier_used, memory_order_relaxed))
 		lab_os_global_barrier_register(); /* per process: the child registers too */
 }
@@ -163,6 +165,7 @@ int lab_slot_slow(struct labyrinth *maze)
 			t->busy = 0;
 			return -1;
 		}
+		e.okey = maze->threads ? e.key : t->key;
 		e.slot = lab_core_slot_claim(&maze->v, e.key, tid);
 	}
 	/* a handler's lab_slot_of must see a whole entry or none: invalidate
@@ -175,6 +178,7 @@ int lab_slot_slow(struct labyrinth *maze)
 	t->ent[0].slot = e.slot;
 	t->ent[0].reg = e.reg;
 	t->ent[0].key = e.key;
+	t->ent[0].okey = e.okey;
 	lab_signal_fence();
 	t->ent[0].maze = e.maze;
 	lab_signal_fence();

@@ -82,6 +82,11 @@ LAB_API int lab_file_create(const char *path, const struct lab_config *cfg,
 #define LAB_READONLY 0x4u     /* map read-only and take a shared lock: inspect only */
 LAB_API int lab_file_open(const char *path, unsigned flags, struct labyrinth **maze);
 
+/* A file maze: 1 if it had been closed cleanly when this handle opened it,
+ * 0 if its last writer died with it open (it needs recovery), -EINVAL if
+ * maze is no file maze. */
+LAB_API int lab_file_clean(const struct labyrinth *maze);
+
 /* What a recovery did. */
 struct lab_recovery {
 	size_t reclaimed;     /* rooms of gone owners returned to the maze */

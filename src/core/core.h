@@ -80,6 +80,8 @@ struct lab_recover_ops {
 struct lab_core_recovery {
 	uint64_t reclaimed, kept, kept_blocks, inflight, cached, caches, rows_fixed;
 };
+/* The read-only first pass alone: 0, or -LAB_EUCLEAN with a reason. */
+LAB_HIDDEN int lab_core_recover_check(const struct lab_view *v, char *why, size_t whylen);
 /* 0, or -LAB_EUCLEAN with a reason and nothing written. */
 LAB_HIDDEN int lab_core_recover(const struct lab_view *v, const struct lab_recover_ops *ops,
 				struct lab_core_recovery *out, char *why, size_t whylen);

@@ -123,10 +123,10 @@ static int walk(const struct lab_view *v, const struct lab_recover_ops *ops, boo
 	return 0;
 }
 
-int lab_core_recover(const struct lab_view *v, const struct lab_recover_ops *ops,
-		     struct lab_core_recovery *out, char *why, size_t n)
+int lab_core_recover_check(const struct lab_view *v, char *why, size_t n)
 {
 	struct lab_core_recovery r = { 0 };
+	struct lab_recover_ops none = { 0 };
 	if (why && n)
 		why[0] = 0;
 	/* padding bits past the last room must be set, or rooms that do not
@@ -134,7 +134,14 @@ int lab_core_recover(const struct lab_view *v, const struct lab_recover_ops *ops
 	for (uint64_t i = v->pages; i < (uint64_t)v->nrows << LAB_ROW_SHIFT; i++)
 		if (!bit_get(v, i))
 			return damage(why, n, "padding bit clear", i);
-	int err = walk(v, ops, false, &r, why, n);
+	return walk(v, &none, false, &r, why, n);
+}
+
+int lab_core_recover(const struct lab_view *v, const struct lab_recover_ops *ops,
+		     struct lab_core_recovery *out, char *why, size_t n)
+{
+	struct lab_core_recovery r = { 0 };
+	int err = lab_core_recover_check(v, why, n);
 	if (err)
 		return err;
 	walk(v, ops, true, &r, why, n);

@@ -241,17 +241,28 @@ static int obj_attach(int fd, unsigned kind, unsigned flags, struct labyrinth **
 				h.reserve))
 		return fail(m, -EUCLEAN);
 	bool clean = lab_load_acquire(&live->state) == LAB_OBJ_CLEAN;
+	/* registry words hold a 13-bit generation and a state, nothing more */
+	struct lab_registry *reg = (struct lab_registry *)((char *)m->obj + l.reg_off);
+	for (uint32_t i = 0; i < LAB_SHARED_THREADS; i++)
+		if (lab_load_relaxed(&reg->ent[i].word) >> 15)
+			return fail(m, -EUCLEAN);
 	bool recover = flags & (LAB_RECOVER | LAB_RECOVER_KEEP);
 	if (kind == LAB_OBJ_FILE && !clean && !recover && !ro)
 		return fail(m, -EUCLEAN); /* not closed cleanly: needs recovery */
 	err = handle_setup(m, &h, &l, ro);
 	if (err)
 		return fail(m, err);
+	m->was_clean = clean;
 	if (kind == LAB_OBJ_FILE && !recover && !ro) {
 		char why[128];
 		if (lab_core_validate(&m->v, why, sizeof(why)))
 			return fail(m, -EUCLEAN);
+		for (uint32_t i = 0; i < LAB_SHARED_THREADS; i++)
+			if ((lab_load_relaxed(&reg->ent[i].word) & 3) == LAB_REG_BUSY)
+				return fail(m, -EUCLEAN); /* no crash leaves it closed */
 	}
+	if (kind == LAB_OBJ_FILE && !ro)
+		lab_store_release(&reg->lock, 0); /* ours alone (flock) */
 	lab_handle_publish(m);
 	if (recover) {
 		err = lab_recover(m, flags & (LAB_RECOVER | LAB_RECOVER_KEEP), NULL);
@@ -395,4 +406,11 @@ int lab_detach(struct labyrinth *m)
 	lab_os_obj_close(m->fd);
 	lab_handle_put(m);
 	return 0;
+}
+
+int lab_file_clean(const struct labyrinth *m)
+{
+	if (!lab_readable(m) || m->kind != LAB_KIND_FILE)
+		return -EINVAL;
+	return m->was_clean;
 }

@@ -17,7 +17,7 @@ void lab_reap_snapshot(struct lab_reap_ctx *c, struct labyrinth *m, bool mark)
 	for (uint32_t i = 0; i < LAB_SHARED_THREADS; i++) {
 		struct lab_reg_ent *e = &m->threads->ent[i];
 		uint32_t w = lab_load_acquire(&e->word);
-		c->gen[i] = (uint16_t)(w >> 2);
+		c->gen[i] = (uint16_t)((w >> 2) & LAB_REG_GEN_MASK);
 		if ((w & 3) == LAB_REG_LIVE) {
 			struct lab_os_task t = { lab_load_relaxed(&e->pid),
 						 lab_load_relaxed(&e->tid),
@@ -157,7 +157,8 @@ int lab_recover(struct labyrinth *m, unsigned flags, struct lab_recovery *out)
 	struct lab_reap_ctx *c = lab_os_map(sizeof(*c), 4096, 0);
 	if (!c)
 		return -ENOMEM;
-	lab_reap_snapshot(c, m, true);
+	/* nothing is written before the checks passed: look first, mark later */
+	lab_reap_snapshot(c, m, false);
 	uint32_t me = lab_os_getpid();
 	for (uint32_t i = 0; i < LAB_SHARED_THREADS && m->threads; i++) {
 		struct lab_reg_ent *e = &m->threads->ent[i];
@@ -167,14 +168,31 @@ int lab_recover(struct labyrinth *m, unsigned flags, struct lab_recovery *out)
 			return -EBUSY; /* a live process uses it */
 		}
 	}
+	char why[128];
+	int err = lab_core_recover_check(&m->v, why, sizeof(why));
+	if (err) {
+		lab_os_unmap(c, sizeof(*c));
+		return err;
+	}
+	if (m->threads) {
+		lab_store_release(&m->threads->lock, 0); /* quiet: no registrar */
+		lab_reap_snapshot(c, m, true);
+	}
 	struct lab_recover_ops ops = {
 		.dead = m->threads ? lab_reap_key_dead : lab_private_key_dead,
 		.ctx = c,
 		.keep = (flags & LAB_RECOVER_KEEP) != 0,
 	};
 	struct lab_core_recovery r;
-	char why[128];
-	int err = lab_core_recover(&m->v, &ops, &r, why, sizeof(why));
+	err = lab_core_recover(&m->v, &ops, &r, why, sizeof(why));
+	for (uint32_t e = 0; !err && e < LAB_SHARED_THREADS && m->threads; e++) {
+		/* a registration cut short owns nothing yet */
+		lab_a32 *wp = &m->threads->ent[e].word;
+		uint32_t w = lab_load_relaxed(wp);
+		if ((w & 3) == LAB_REG_BUSY)
+			lab_store_release(wp, ((((w >> 2) + 1) & LAB_REG_GEN_MASK) << 2) |
+						      LAB_REG_FREE);
+	}
 	if (!err && !ops.keep)
 		for (uint32_t e = 0; e < LAB_SHARED_THREADS && m->threads; e++) {
 			if (!((c->dead[e >> 5] >> (e & 31)) & 1))
@@ -206,13 +224,13 @@ void lab_recovery_info(const struct labyrinth *m, struct lab_recovery *out)
 	if (!out)
 		return;
 	memset(out, 0, sizeof(*out));
-	if (lab_live(m))
+	if (lab_readable(m))
 		*out = m->rec;
 }
 
 long lab_orphans(const struct labyrinth *cm, size_t *idx, size_t cap)
 {
-	if (!lab_live(cm) || (!idx && cap))
+	if (!lab_readable(cm) || (!idx && cap))
 		return -EINVAL;
 	struct labyrinth *m = (struct labyrinth *)cm; /* the snapshot may mark dead entries */
 	struct lab_reap_ctx *c = lab_os_map(sizeof(*c), 4096, 0);
@@ -267,5 +285,5 @@ int lab_index_adopt(struct labyrinth *m, size_t index)
 
 int lab_kind(const struct labyrinth *m)
 {
-	return lab_live(m) ? (int)m->kind : -EINVAL;
+	return lab_readable(m) ? (int)m->kind : -EINVAL;
 }

@@ -11,26 +11,28 @@ static bool ent_matches(struct lab_reg_ent *e, const struct lab_os_task *t)
 	       lab_load_relaxed(&e->tid_start) == t->tid_start;
 }
 
-/* Take the registry lock: false if this thread already holds it (a signal
- * handler interrupted a registration) or the wait is hopeless. */
-static bool reg_lock(struct lab_registry *r, uint32_t tid)
+/* Take the registry lock for thread self: false if self already holds it
+ * (a signal handler interrupted a registration) or the wait is hopeless. */
+static bool reg_lock(struct lab_registry *r, const struct lab_os_task *self)
 {
+	uint64_t me = self->tid | (self->tid_start << 32);
 	for (unsigned spin = 0;; spin++) {
-		uint32_t h = 0;
-		if (atomic_compare_exchange_weak_explicit(&r->lock, &h, tid, memory_order_acquire,
+		uint64_t h = 0;
+		if (atomic_compare_exchange_weak_explicit(&r->lock, &h, me, memory_order_acquire,
 							  memory_order_relaxed))
 			return true;
-		if (h == tid)
+		if (h == me)
 			return false;
-		if (h && (spin & 1023) == 1023) {
+		if (h && (spin & 255) == 255) {
 			/* a holder killed while registering leaves the lock set */
 			struct lab_os_task t;
-			if (lab_os_task_of(h, &t) != 0)
+			if (lab_os_task_of((uint32_t)h, &t) != 0 ||
+			    (uint32_t)t.tid_start != (uint32_t)(h >> 32))
 				atomic_compare_exchange_strong_explicit(&r->lock, &h, 0,
 									memory_order_relaxed,
 									memory_order_relaxed);
 		}
-		if (spin > 10000000u)
+		if (spin > 1000000u)
 			return false;
 		lab_os_yield();
 	}
@@ -69,25 +71,28 @@ static uint32_t find_or_claim(struct lab_registry *r, const struct lab_os_task *
 		uint32_t w = lab_load_relaxed(&e->word);
 		if ((w & 3) != LAB_REG_FREE)
 			continue;
-		if (!atomic_compare_exchange_strong_explicit(&e->word, &w, (w & ~3u) | LAB_REG_BUSY,
-							     memory_order_acquire,
-							     memory_order_relaxed))
+		uint32_t gen = (w >> 2) & LAB_REG_GEN_MASK;
+		if (!atomic_compare_exchange_strong_explicit(
+			    &e->word, &w, (gen << 2) | LAB_REG_BUSY, memory_order_acquire,
+			    memory_order_relaxed))
 			continue;
 		lab_store_relaxed(&e->tid, t->tid);
 		lab_store_relaxed(&e->pid, t->pid);
 		lab_store_relaxed(&e->tid_start, t->tid_start);
 		lab_store_relaxed(&e->pid_start, t->pid_start);
-		lab_store_release(&e->word, (w & ~3u) | LAB_REG_LIVE);
-		return lab_reg_key(i, w >> 2);
+		lab_store_release(&e->word, (gen << 2) | LAB_REG_LIVE);
+		return lab_reg_key(i, gen);
 	}
 	return 0;
 }
 
-static uint32_t key_for(struct labyrinth *m, const struct lab_os_task *t, bool claim)
+/* self: the calling thread; t: the thread to register (self or another). */
+static uint32_t key_for(struct labyrinth *m, const struct lab_os_task *self,
+			const struct lab_os_task *t, bool claim)
 {
 	struct lab_registry *r = m->threads;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (!reg_lock(r, lab_tid()))
+		if (!reg_lock(r, self))
 			return 0;
 		uint32_t key = find_or_claim(r, t, claim);
 		reg_unlock(r);
@@ -104,15 +109,17 @@ uint32_t lab_reg_self(struct labyrinth *m, bool may_claim)
 	struct lab_os_task t;
 	if (lab_os_task_of(lab_tid(), &t) != 0)
 		return 0;
-	return key_for(m, &t, may_claim);
+	return key_for(m, &t, &t, may_claim);
 }
 
 int lab_reg_key_of_tid(struct labyrinth *m, uint32_t tid, uint32_t *key)
 {
-	struct lab_os_task t;
+	struct lab_os_task t, self;
 	if (lab_os_task_of(tid, &t) != 0)
 		return -ESRCH;
-	*key = key_for(m, &t, true);
+	if (lab_os_task_of(lab_tid(), &self) != 0)
+		return -EAGAIN;
+	*key = key_for(m, &self, &t, true);
 	return *key ? 0 : -EAGAIN;
 }
 

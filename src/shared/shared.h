@@ -28,12 +28,15 @@ struct lab_reg_ent {
 };
 _Static_assert(sizeof(struct lab_reg_ent) == 32, "registry entries are 32 bytes");
 
-/* The registry: a lock word, then the entries. lock: 0, or the tid of the
- * thread registering (CAS 0 -> tid, acquire; store 0, release); a waiter
- * that finds its holder dead takes it over. */
+/* The registry: a lock word, then the entries. lock: 0, or the thread
+ * registering: its tid | the low 32 bits of its start time << 32 (CAS
+ * 0 -> that, acquire; store 0, release). A waiter that finds no live thread
+ * with that tid and start time (its holder was killed) takes the lock over;
+ * a writable file open and lab_recover, which have the maze to themselves,
+ * clear it. */
 struct lab_registry {
-	_Alignas(64) lab_a32 lock;
-	uint32_t pad_[15];
+	_Alignas(64) lab_a64 lock;
+	uint32_t pad_[14];
 	struct lab_reg_ent ent[LAB_SHARED_THREADS];
 };
 
