@@ -85,8 +85,26 @@ static int proc_usable(void)
 	return read_small("/proc/self/stat", buf, sizeof(buf)) > 0;
 }
 
+/* The inode of our pid namespace, 0 if unknown. */
+static uint32_t pidns(void)
+{
+	static _Atomic(uint32_t) cached;
+	uint32_t v = atomic_load_explicit(&cached, memory_order_relaxed);
+	if (v)
+		return v;
+	struct stat st;
+	if (stat("/proc/self/ns/pid", &st) != 0)
+		return 0;
+	v = (uint32_t)st.st_ino;
+	atomic_store_explicit(&cached, v, memory_order_relaxed);
+	return v;
+}
+
 int lab_os_task_alive(const struct lab_os_task *t)
 {
+	uint32_t ns = pidns();
+	if (!ns || t->ns != ns)
+		return -1; /* another namespace's ids mean nothing here */
 	char path[96], buf[1024], *p = path;
 	p = put_s(p, "/proc/");
 	p = put_u(p, t->pid);
@@ -141,6 +159,7 @@ int lab_os_task_of(uint32_t tid, struct lab_os_task *out)
 		return -1;
 	out->pid = (uint32_t)pid;
 	out->tid = tid;
+	out->ns = pidns();
 	return 0;
 }
 

@@ -57,11 +57,13 @@ LAB_HIDDEN int lab_os_global_barrier(void);
  * (clock ticks since boot, from /proc). 0, or -1 if no such live thread.
  * lab_os_task_alive: 1 if thread tid of process pid exists, is not a
  * zombie and started at start; 0 if not; -1 if it cannot be told (no
- * /proc): the caller must then assume it is alive. Signal-safe (open, read,
+ * /proc, or the ids are of another pid namespace): the caller must then
+ * assume it is alive. Signal-safe (open, read,
  * close). */
 struct lab_os_task {
 	uint32_t pid, tid;
 	uint64_t pid_start, tid_start;
+	uint32_t ns; /* the pid namespace the ids belong to (inode, low bits) */
 };
 LAB_HIDDEN int lab_os_task_of(uint32_t tid, struct lab_os_task *out);
 LAB_HIDDEN int lab_os_task_alive(const struct lab_os_task *t);

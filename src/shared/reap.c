@@ -19,10 +19,11 @@ void lab_reap_snapshot(struct lab_reap_ctx *c, struct labyrinth *m, bool mark)
 		uint32_t w = lab_load_acquire(&e->word);
 		c->gen[i] = (uint16_t)((w >> 2) & LAB_REG_GEN_MASK);
 		if ((w & 3) == LAB_REG_LIVE) {
-			struct lab_os_task t = { lab_load_relaxed(&e->pid),
-						 lab_load_relaxed(&e->tid),
-						 lab_load_relaxed(&e->pid_start),
-						 lab_load_relaxed(&e->tid_start) };
+			struct lab_os_task t = { .pid = lab_load_relaxed(&e->pid),
+						 .tid = lab_load_relaxed(&e->tid),
+						 .pid_start = lab_load_relaxed(&e->pid_start),
+						 .tid_start = lab_load_relaxed(&e->tid_start),
+						 .ns = lab_load_relaxed(&e->ns) };
 			if (lab_os_task_alive(&t) != 0)
 				continue;
 			if (mark && !atomic_compare_exchange_strong_explicit(

@@ -8,7 +8,7 @@
 static bool ent_matches(struct lab_reg_ent *e, const struct lab_os_task *t)
 {
 	return lab_load_relaxed(&e->tid) == t->tid && lab_load_relaxed(&e->pid) == t->pid &&
-	       lab_load_relaxed(&e->tid_start) == t->tid_start;
+	       lab_load_relaxed(&e->ns) == t->ns && lab_load_relaxed(&e->tid_start) == t->tid_start;
 }
 
 /* Take the registry lock for thread self: false if self already holds it
@@ -56,7 +56,8 @@ static uint32_t find_or_claim(struct lab_registry *r, const struct lab_os_task *
 				free_at = i;
 			continue;
 		}
-		if ((w & 3) != LAB_REG_LIVE || lab_load_relaxed(&e->tid) != t->tid)
+		if ((w & 3) != LAB_REG_LIVE || lab_load_relaxed(&e->tid) != t->tid ||
+		    lab_load_relaxed(&e->ns) != t->ns)
 			continue;
 		if (ent_matches(e, t))
 			return lab_reg_key(i, w >> 2);
@@ -78,6 +79,7 @@ static uint32_t find_or_claim(struct lab_registry *r, const struct lab_os_task *
 			continue;
 		lab_store_relaxed(&e->tid, t->tid);
 		lab_store_relaxed(&e->pid, t->pid);
+		lab_store_relaxed(&e->ns, t->ns);
 		lab_store_relaxed(&e->tid_start, t->tid_start);
 		lab_store_relaxed(&e->pid_start, t->pid_start);
 		lab_store_release(&e->word, (gen << 2) | LAB_REG_LIVE);

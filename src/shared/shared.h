@@ -23,7 +23,7 @@
 #define LAB_REG_GEN_MASK 0x1fffu /* 13 bits of generation */
 struct lab_reg_ent {
 	lab_a32 word;
-	lab_a32 tid, pid, pad_;
+	lab_a32 tid, pid, ns; /* ns: the pid namespace of tid and pid */
 	lab_a64 tid_start, pid_start;
 };
 _Static_assert(sizeof(struct lab_reg_ent) == 32, "registry entries are 32 bytes");
