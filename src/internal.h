@@ -41,6 +41,8 @@ struct labyrinth {
 	bool fshared;		      /* futex words are in shared memory */
 	bool readonly;		      /* a file opened LAB_READONLY */
 	bool was_clean;		      /* a file closed cleanly before this open */
+	uint32_t opener;	      /* the process that made or opened this handle */
+	uint64_t obj_dev, obj_ino;    /* the object's identity (one handle each) */
 	int fd;			      /* the object (shm, memfd, file); -1 if none */
 	void *obj;		      /* header, metadata and registry, mapped */
 	size_t obj_len;		      /* bytes of that mapping */

@@ -950,6 +950,32 @@ TEST(open_damaged_metadata)
 	damaged(p, b, DAMAGE_MAYBE_CRASH, "a cache top past its capacity");
 	memcpy(s0, &sk, sizeof sk);
 
+	/* two rooms parked in slot 0 with every summary consistent, the cache
+	 * listing one of them twice: the first two allocations would get the
+	 * same room. Then listed once each: consistent, but a cleanly closed
+	 * file has empty caches (its process drained them), so still refused */
+	uint32_t *grp0 = (uint32_t *)(void *)(b.p + a.base + a.m.off_groups);
+	for (size_t r = last - 1; r <= last; r++) {
+		*bit_word(b, &a, r) |= 1ull << (r & 63);
+		*owner_word(b, &a, r) = LAB_OW_CACHED | 0u;
+	}
+	row0 = (uint32_t *)(void *)(b.p + a.base + a.m.off_rows) + (last >> 9);
+	*row0 -= 2;
+	*grp0 -= 2;
+	lab_store_relaxed(&s0->top, 2);
+	lab_store_relaxed(&s0->ent[0], (uint32_t)last);
+	lab_store_relaxed(&s0->ent[1], (uint32_t)last);
+	damaged(p, b, DAMAGE_MAYBE_CRASH, "a cache listing one room twice");
+	lab_store_relaxed(&s0->ent[0], (uint32_t)last - 1);
+	damaged(p, b, DAMAGE_MAYBE_CRASH, "a full cache in a cleanly closed file");
+	memcpy(s0, &sk, sizeof sk);
+	for (size_t r = last - 1; r <= last; r++) {
+		*bit_word(b, &a, r) &= ~(1ull << (r & 63));
+		*owner_word(b, &a, r) = 0;
+	}
+	*row0 += 2;
+	*grp0 += 2;
+
 	/* everything restored: the file opens again */
 	CHECK_MSG(same_as(good, b), "the damage was not all undone");
 	spit(p, b.p, b.n);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -273,16 +274,11 @@ TEST(memfd_create_attach_fd)
 	struct labyrinth *m = mk_fd(1024, 0, 0, &fd);
 	struct target t = { NULL, fd };
 	page_round_trip(m, &t);
-	/* a second handle in this process, on the same object */
+	/* a second handle in this process, on the same object, is refused:
+	 * detaching one would end the identity of the other's threads */
 	struct labyrinth *m2 = NULL;
-	CHECK_EQ(lab_attach_fd(fd, &m2), 0);
-	if (m2) {
-		long x = lab_alloc_index(m2, LAB_GFP_ATOMIC, 2);
-		CHECK(x >= 0);
-		CHECK_EQ(lab_index_owner(m, (size_t)x), lab_self());
-		CHECK_EQ(lab_free_index(m, (size_t)x, 2), 0);
-		CHECK_EQ(lab_detach(m2), 0);
-	}
+	CHECK_EQ(lab_attach_fd(fd, &m2), -EBUSY);
+	CHECK(m2 == NULL);
 	close(fd); /* attached mazes do not need the fd */
 	void *p = lab_alloc_page(m, LAB_GFP_ATOMIC);
 	CHECK(p != NULL);
@@ -1094,4 +1090,99 @@ TEST(mixed_processes_and_threads)
 	munmap((void *)claim, MIX_PAGES);
 	close(fd);
 	lab_detach(m);
+}
+
+/* ------------------------------------------------------------ review regressions */
+
+/* A reap while the process is out of file descriptors must not take a live
+ * thread for dead (it cannot read /proc then). Private and shared mazes;
+ * in a child, as the fd limit is per process. */
+static struct labyrinth *fd_maze;
+static pthread_barrier_t fd_bar;
+static long fd_held;
+static int fd_freed;
+static void *fd_user(void *a)
+{
+	(void)a;
+	fd_held = lab_alloc_index(fd_maze, LAB_GFP_EXCLUSIVE, 0);
+	pthread_barrier_wait(&fd_bar);
+	pthread_barrier_wait(&fd_bar);
+	fd_freed = lab_free_index(fd_maze, (size_t)fd_held, 0);
+	return NULL;
+}
+
+static int reap_without_fds(bool shared)
+{
+	struct lab_config cfg = { .pages = 4096, .flags = LAB_NO_MEMORY };
+	int fd;
+	if ((shared ? lab_create_fd(&cfg, &fd, &fd_maze) : lab_create(&fd_maze, &cfg)) != 0)
+		return 10;
+	pthread_barrier_init(&fd_bar, NULL, 2);
+	pthread_t t;
+	pthread_create(&t, NULL, fd_user, NULL);
+	pthread_barrier_wait(&fd_bar);
+	struct rlimit rl = { 64, 64 };
+	setrlimit(RLIMIT_NOFILE, &rl);
+	while (open("/dev/null", O_RDONLY) >= 0)
+		;
+	long r = lab_reap(fd_maze);
+	pthread_barrier_wait(&fd_bar);
+	pthread_join(t, NULL);
+	return fd_held < 0 ? 11 : r != 0 ? 12 : fd_freed != 0 ? 13 : 0;
+}
+
+TEST(reap_out_of_fds_spares_the_living)
+{
+	for (int shared = 0; shared < 2; shared++) {
+		pid_t c = fork();
+		if (c == 0)
+			_exit(reap_without_fds(shared));
+		int st = 0;
+		waitpid(c, &st, 0);
+		CHECK(WIFEXITED(st));
+		CHECK_EQ(WEXITSTATUS(st), 0); /* 12: the live thread's room was reaped */
+	}
+}
+
+/* A full registry recycles the entries of exited threads, but never frees
+ * the page an exited producer handed over. */
+static struct labyrinth *reg_maze;
+static long reg_page;
+static void *reg_producer(void *a)
+{
+	(void)a;
+	reg_page = lab_alloc_index(reg_maze, LAB_GFP_NOWAIT, 0);
+	return NULL;
+}
+static void *reg_churn(void *a)
+{
+	long i = lab_alloc_index(reg_maze, LAB_GFP_NOWAIT, 0);
+	*(int *)a = i < 0 ? (int)i : lab_free_index(reg_maze, (size_t)i, 0);
+	return NULL;
+}
+
+TEST(full_registry_keeps_handed_pages)
+{
+	struct lab_config cfg = { .pages = 1 << 16, .flags = LAB_NO_MEMORY };
+	int fd;
+	REQUIRE(lab_create_fd(&cfg, &fd, &reg_maze) == 0);
+	pthread_t t;
+	pthread_create(&t, NULL, reg_producer, NULL);
+	pthread_join(t, NULL);
+	REQUIRE(reg_page >= 0);
+	/* more exited threads than the registry holds: entries must recycle */
+	int bad = 0;
+	for (unsigned k = 0; k < LAB_SHARED_THREADS + 100; k++) {
+		int r = -1;
+		pthread_create(&t, NULL, reg_churn, &r);
+		pthread_join(t, NULL);
+		bad += r != 0;
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(lab_free_index(reg_maze, (size_t)reg_page, 0), 0);
+	CHECK_EQ(lab_reap(reg_maze), 0);
+	VALID(reg_maze);
+	CHECK_EQ(stats(reg_maze).free, (size_t)1 << 16);
+	close(fd);
+	CHECK_EQ(lab_detach(reg_maze), 0);
 }

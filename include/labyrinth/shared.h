@@ -46,6 +46,10 @@ LAB_API int lab_shm_create(const char *name, const struct lab_config *cfg, struc
 LAB_API int lab_shm_attach(const char *name, struct labyrinth **maze);
 LAB_API int lab_shm_unlink(const char *name);
 
+/* A process holds one handle per object: a second attach (or open) of an
+ * object this process already has is -EBUSY. A forked child may use the
+ * handle it inherited, or attach anew and use only the new one. */
+
 /* The same on a memfd: create makes one and returns it in *fd (close it
  * when no process needs to attach any more); attach maps a maze from any fd
  * that holds one (passed over a Unix socket, or inherited). */

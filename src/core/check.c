@@ -167,11 +167,17 @@ int lab_core_validate(const struct lab_view *v, char *why, size_t n)
 	uint64_t cached = 0;
 	for (uint32_t s = 0; s < v->nslots; s++) {
 		uint32_t d = lab_load_relaxed(&v->slots[s].top);
-		for (uint32_t i = 0; i < d && i < LAB_CACHE_CAP; i++) {
+		if (d > LAB_CACHE_CAP)
+			return fail(why, n, "cache holds more than it can", s, ", top ", d);
+		for (uint32_t i = 0; i < d; i++) {
 			uint32_t e = lab_load_relaxed(&v->slots[s].ent[i]);
 			if (e >= v->pages || lab_load_relaxed(&v->owners[e]) != (LAB_OW_CACHED | s))
 				return fail(why, n, "cache entry not parked in its slot", s,
 					    ", entry ", i);
+			for (uint32_t j = 0; j < i; j++)
+				if (lab_load_relaxed(&v->slots[s].ent[j]) == e)
+					return fail(why, n, "cache entry listed twice", s,
+						    ", entry ", i);
 		}
 		if (d != per_slot[s])
 			return fail(why, n, "slot count differs from its rooms", s, ", counted ",

@@ -284,3 +284,14 @@ int lab_core_adopt(const struct lab_view *v, uint64_t idx, uint32_t ow, uint32_t
 		return 0;
 	return lab_ow_allocated(e) ? -LAB_EPERM : -LAB_ENOENT;
 }
+
+int lab_core_free_exact(const struct lab_view *v, uint64_t idx, uint32_t ow)
+{
+	uint32_t e = ow;
+	if (!lab_ow_allocated(ow) ||
+	    !atomic_compare_exchange_strong_explicit(&v->owners[idx], &e, 0, memory_order_acq_rel,
+						     memory_order_relaxed))
+		return -LAB_ENOENT;
+	lab_rows_free(v, idx, lab_ow_order(ow));
+	return 0;
+}

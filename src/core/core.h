@@ -45,6 +45,10 @@ static inline uint32_t lab_core_owner(const struct lab_view *v, uint64_t idx)
 LAB_HIDDEN int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t caller,
 			     uint32_t to);
 
+/* Free the block at idx only if its owner word is still exactly ow (a
+ * reaper's free: a block freed and allocated again since it looked is
+ * somebody else's). 0 or -LAB_ENOENT. */
+LAB_HIDDEN int lab_core_free_exact(const struct lab_view *v, uint64_t idx, uint32_t ow);
 /* Make key the owner of the block at idx whose owner word is still ow (its
  * owner is gone): 0, or -LAB_EPERM / -LAB_ENOENT if the word changed. */
 LAB_HIDDEN int lab_core_adopt(const struct lab_view *v, uint64_t idx, uint32_t ow, uint32_t key);

@@ -5,11 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +26,12 @@ static int read_small(const char *path, char *buf, size_t cap)
 		ssize_t r = read(fd, buf + n, cap - 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r < 0) {
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+		if (r == 0)
 			break;
 		n += (size_t)r;
 	}
@@ -78,13 +85,6 @@ static int parse_stat(const char *buf, char *state, uint64_t *start)
 	return 0;
 }
 
-/* 1: /proc answers for this process; 0: no /proc. */
-static int proc_usable(void)
-{
-	char buf[512];
-	return read_small("/proc/self/stat", buf, sizeof(buf)) > 0;
-}
-
 /* The inode of our pid namespace, 0 if unknown. */
 static uint32_t pidns(void)
 {
@@ -100,11 +100,45 @@ static uint32_t pidns(void)
 	return v;
 }
 
+int lab_os_task_exists(uint32_t pid, uint32_t tid)
+{
+	int saved = errno;
+	long r = pid ? syscall(SYS_tgkill, (pid_t)pid, (pid_t)tid, 0) :
+		       syscall(SYS_tkill, (pid_t)tid, 0);
+	int e = errno;
+	errno = saved;
+	if (r == 0 || e == EPERM)
+		return 1;
+	return e == ESRCH ? 0 : -1;
+}
+
+/* /proc is ours: /proc/self names this process by our own pid. */
+static bool proc_ours(void)
+{
+	char buf[32];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	uint64_t x = 0;
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return false;
+		x = x * 10 + (uint64_t)(buf[i] - '0');
+	}
+	return x == (uint64_t)getpid();
+}
+
 int lab_os_task_alive(const struct lab_os_task *t)
 {
 	uint32_t ns = pidns();
 	if (!ns || t->ns != ns)
 		return -1; /* another namespace's ids mean nothing here */
+	/* the kernel's answer first: no such thread is final, and needs no fd */
+	int ex = lab_os_task_exists(t->pid, t->tid);
+	if (ex <= 0)
+		return ex;
+	/* a thread with these ids exists: is it the one that registered? */
 	char path[96], buf[1024], *p = path;
 	p = put_s(p, "/proc/");
 	p = put_u(p, t->pid);
@@ -112,14 +146,13 @@ int lab_os_task_alive(const struct lab_os_task *t)
 	p = put_u(p, t->tid);
 	p = put_s(p, "/stat");
 	*p = 0;
-	int n = read_small(path, buf, sizeof(buf));
-	if (n <= 0)
-		return (n == -ENOENT || n == -ESRCH || n == 0) && proc_usable() ? 0 : -1;
 	char st;
 	uint64_t start;
-	if (parse_stat(buf, &st, &start))
+	if (!proc_ours() || read_small(path, buf, sizeof(buf)) <= 0 || parse_stat(buf, &st, &start))
 		return -1;
-	return st != 'Z' && st != 'X' && st != 'x' && start == t->tid_start;
+	if (st == 'Z' || st == 'X' || st == 'x')
+		return 0;
+	return start == t->tid_start;
 }
 
 int lab_os_task_of(uint32_t tid, struct lab_os_task *out)
@@ -282,4 +315,20 @@ int lab_os_dup(int fd)
 {
 	int f = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	return f < 0 ? -errno : f;
+}
+
+int lab_os_obj_id(int fd, uint64_t *dev, uint64_t *ino)
+{
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
+int lab_os_obj_reserve(int fd, uint64_t len)
+{
+	int r = posix_fallocate(fd, 0, (off_t)len);
+	return r == 0 || r == EOPNOTSUPP || r == EINVAL ? 0 : -r;
 }

@@ -66,6 +66,10 @@ struct lab_os_task {
 	uint32_t ns; /* the pid namespace the ids belong to (inode, low bits) */
 };
 LAB_HIDDEN int lab_os_task_of(uint32_t tid, struct lab_os_task *out);
+/* Whether a thread tid of process pid (0: of any process) exists (tgkill
+ * or tkill with signal 0): 1 yes
+ * (a zombie too), 0 no (ESRCH: final), -1 cannot be told. Signal-safe. */
+LAB_HIDDEN int lab_os_task_exists(uint32_t pid, uint32_t tid);
 LAB_HIDDEN int lab_os_task_alive(const struct lab_os_task *t);
 LAB_HIDDEN uint32_t lab_os_getpid(void);
 LAB_HIDDEN uint64_t lab_os_now_ns(void);
@@ -87,6 +91,11 @@ LAB_HIDDEN int lab_os_obj_resize(int fd, uint64_t len);
 LAB_HIDDEN int lab_os_obj_read(int fd, void *buf, size_t len, uint64_t off);
 LAB_HIDDEN void *lab_os_obj_map(int fd, uint64_t off, size_t len, size_t align, bool ro);
 LAB_HIDDEN void lab_os_obj_close(int fd);
+/* The object's device and inode: 0 or -errno. */
+LAB_HIDDEN int lab_os_obj_id(int fd, uint64_t *dev, uint64_t *ino);
+/* Allocate the first len bytes' blocks (posix_fallocate): 0, or -ENOSPC
+ * and the like; a file system that cannot is not an error. */
+LAB_HIDDEN int lab_os_obj_reserve(int fd, uint64_t len);
 /* A new descriptor for the same object (close-on-exec), or -errno. */
 LAB_HIDDEN int lab_os_dup(int fd);
 

@@ -6,6 +6,7 @@
 #include "shared.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -126,6 +127,52 @@ static int handle_setup(struct labyrinth *m, const struct lab_obj_hdr *h,
 	return 0;
 }
 
+/* One handle per object per process: two would share registry entries
+ * (one per thread), and detaching one would end the other's identity. A
+ * forked child may use the handle it inherited or attach anew (then it
+ * should use only the new one). */
+static pthread_mutex_t objs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct labyrinth *objs[LAB_LIVE_MAX];
+
+static int claim_object(struct labyrinth *m)
+{
+	if (lab_os_obj_id(m->fd, &m->obj_dev, &m->obj_ino))
+		return -EINVAL;
+	m->opener = lab_os_getpid();
+	int err = -EMFILE;
+	pthread_mutex_lock(&objs_lock);
+	unsigned free_at = LAB_LIVE_MAX;
+	uint32_t me = m->opener;
+	for (unsigned i = 0; i < LAB_LIVE_MAX; i++) {
+		struct labyrinth *o = objs[i];
+		if (o && o->opener != me)
+			objs[i] = o = NULL; /* inherited through fork: not this process's */
+		if (!o) {
+			if (free_at == LAB_LIVE_MAX)
+				free_at = i;
+		} else if (o->obj_dev == m->obj_dev && o->obj_ino == m->obj_ino) {
+			free_at = LAB_LIVE_MAX;
+			err = -EBUSY;
+			break;
+		}
+	}
+	if (free_at < LAB_LIVE_MAX) {
+		objs[free_at] = m;
+		err = 0;
+	}
+	pthread_mutex_unlock(&objs_lock);
+	return err;
+}
+
+static void drop_object(struct labyrinth *m)
+{
+	pthread_mutex_lock(&objs_lock);
+	for (unsigned i = 0; i < LAB_LIVE_MAX; i++)
+		if (objs[i] == m)
+			objs[i] = NULL;
+	pthread_mutex_unlock(&objs_lock);
+}
+
 static int fail(struct labyrinth *m, int err)
 {
 	unmap_all(m);
@@ -157,6 +204,10 @@ static int obj_create(int fd, unsigned kind, const struct lab_config *cfg, struc
 		err = obj_layout(cfg->pages, shift, cfg->flags, &l);
 	if (!err)
 		err = lab_os_obj_resize(fd, l.total);
+	/* the metadata gets its blocks now: a full disk or /dev/shm is an
+	 * error here, not a SIGBUS at the first store */
+	if (!err)
+		err = lab_os_obj_reserve(fd, l.rooms_off);
 	struct labyrinth *m = err ? NULL : lab_handle_get();
 	if (!m) {
 		lab_os_obj_close(fd);
@@ -196,6 +247,8 @@ static int obj_create(int fd, unsigned kind, const struct lab_config *cfg, struc
 	err = hdr_check(h, l.total, kind, &chk);
 	if (!err)
 		err = handle_setup(m, h, &l, false);
+	if (!err)
+		err = claim_object(m);
 	if (err)
 		return fail(m, err);
 	lab_handle_publish(m);
@@ -254,20 +307,32 @@ static int obj_attach(int fd, unsigned kind, unsigned flags, struct labyrinth **
 		return fail(m, err);
 	m->was_clean = clean;
 	if (kind == LAB_OBJ_FILE && !recover && !ro) {
+		/* closed cleanly: valid, every cache empty and unowned (detach
+		 * left them so), no registration in progress */
 		char why[128];
 		if (lab_core_validate(&m->v, why, sizeof(why)))
 			return fail(m, -EUCLEAN);
+		for (uint32_t i = 0; i < m->v.nslots; i++) {
+			struct lab_slot *sl = &m->v.slots[i];
+			if (lab_load_relaxed(&sl->key) || lab_load_relaxed(&sl->top) ||
+			    lab_load_relaxed(&sl->busy) || lab_load_relaxed(&sl->lock) ||
+			    lab_load_relaxed(&sl->freeing))
+				return fail(m, -EUCLEAN);
+		}
 		for (uint32_t i = 0; i < LAB_SHARED_THREADS; i++)
 			if ((lab_load_relaxed(&reg->ent[i].word) & 3) == LAB_REG_BUSY)
-				return fail(m, -EUCLEAN); /* no crash leaves it closed */
-	}
-	if (kind == LAB_OBJ_FILE && !ro)
+				return fail(m, -EUCLEAN);
 		lab_store_release(&reg->lock, 0); /* ours alone (flock) */
+	}
+	err = claim_object(m);
+	if (err)
+		return fail(m, err);
 	lab_handle_publish(m);
 	if (recover) {
 		err = lab_recover(m, flags & (LAB_RECOVER | LAB_RECOVER_KEEP), NULL);
 		if (err) {
 			lab_handle_unpublish(m);
+			drop_object(m);
 			return fail(m, err);
 		}
 	}
@@ -397,11 +462,14 @@ int lab_detach(struct labyrinth *m)
 		 * taken back from their (now dead) entries */
 		lab_thread_release(m);
 		lab_reg_leave_process(m);
-		lab_reap_some(m, false);
-		if (m->kind == LAB_KIND_FILE)
+		lab_reap_some(m, LAB_REAP_CACHES);
+		/* a forked child shares the parent's lock and file: only the
+		 * opener closes it cleanly */
+		if (m->kind == LAB_KIND_FILE && m->opener == lab_os_getpid())
 			lab_store_release(&((struct lab_obj_hdr *)m->obj)->state, LAB_OBJ_CLEAN);
 	}
 	lab_handle_unpublish(m);
+	drop_object(m);
 	unmap_all(m);
 	lab_os_obj_close(m->fd);
 	lab_handle_put(m);

@@ -70,16 +70,22 @@ bool lab_private_key_dead(void *ctx, uint32_t key)
 	uint32_t h = (tid * 2654435761u) >> 26;
 	if (c->memo_key[h] == key)
 		return c->memo_dead[h];
-	struct lab_os_task t;
-	bool d = lab_os_task_of(tid, &t) != 0 || t.pid != lab_os_getpid();
+	/* dead only on the kernel's word (ESRCH); the incarnation covers reuse */
+	bool d = lab_os_task_exists(lab_os_getpid(), tid) == 0;
 	c->memo_key[h] = key;
 	c->memo_dead[h] = d;
 	return d;
 }
 
-/* rooms: also the dead's allocated rooms (else their caches only) */
-long lab_reap_some(struct labyrinth *m, bool rooms)
+/* What a reap takes back. Every mode returns dead threads' caches (free
+ * rooms). LAB_REAP_ALL (lab_reap) also frees the dead's blocks and
+ * recycles their registry entries; LAB_REAP_RECYCLE (a full registry)
+ * recycles only the entries of dead threads that own no block, so that a
+ * page an exited thread handed over is never freed behind the user's back;
+ * LAB_REAP_CACHES (detach) recycles nothing. */
+long lab_reap_some(struct labyrinth *m, int mode)
 {
+	bool rooms = mode == LAB_REAP_ALL;
 	struct lab_reap_ctx *c = lab_os_map(sizeof(*c), 4096, 0);
 	if (!c)
 		return -ENOMEM;
@@ -113,10 +119,13 @@ long lab_reap_some(struct labyrinth *m, bool rooms)
 			continue;
 		}
 		unsigned o = lab_ow_order(ow);
-		if (rooms && dead(c, ow & LAB_OW_KEY) &&
-		    lab_core_free(v, -1, i, o, ow & LAB_OW_KEY) == 0) {
+		if (rooms && dead(c, ow & LAB_OW_KEY) && lab_core_free_exact(v, i, ow) == 0) {
 			back += 1l << o;
 			lab_poison(m, i, o, true);
+		} else if (mode == LAB_REAP_RECYCLE && m->threads) {
+			uint32_t e = lab_reg_key_idx(ow & LAB_OW_KEY);
+			if (e < LAB_SHARED_THREADS) /* an owner: its entry stays */
+				c->dead[e >> 5] &= ~(1u << (e & 31));
 		}
 		i += 1ull << o;
 	}
@@ -124,7 +133,7 @@ long lab_reap_some(struct labyrinth *m, bool rooms)
 		if ((seized >> s) & 1)
 			lab_core_slot_reset(v, (int)s, lab_load_relaxed(&v->slots[s].key));
 	/* entries whose rooms are back come free, with a new generation */
-	for (uint32_t e = 0; e < LAB_SHARED_THREADS && m->threads && rooms; e++) {
+	for (uint32_t e = 0; e < LAB_SHARED_THREADS && m->threads && mode != LAB_REAP_CACHES; e++) {
 		if (!((c->dead[e >> 5] >> (e & 31)) & 1))
 			continue;
 		lab_a32 *wp = &m->threads->ent[e].word;
@@ -145,7 +154,7 @@ long lab_reap(struct labyrinth *m)
 {
 	if (!lab_live(m))
 		return -EINVAL;
-	return lab_reap_some(m, true);
+	return lab_reap_some(m, LAB_REAP_ALL);
 }
 
 int lab_recover(struct labyrinth *m, unsigned flags, struct lab_recovery *out)
@@ -160,11 +169,12 @@ int lab_recover(struct labyrinth *m, unsigned flags, struct lab_recovery *out)
 		return -ENOMEM;
 	/* nothing is written before the checks passed: look first, mark later */
 	lab_reap_snapshot(c, m, false);
-	uint32_t me = lab_os_getpid();
+	struct lab_os_task me = { 0 };
+	bool known = lab_os_task_of(lab_tid(), &me) == 0; /* else nothing is "ours" */
 	for (uint32_t i = 0; i < LAB_SHARED_THREADS && m->threads; i++) {
 		struct lab_reg_ent *e = &m->threads->ent[i];
 		if ((lab_load_acquire(&e->word) & 3) == LAB_REG_LIVE &&
-		    !((c->dead[i >> 5] >> (i & 31)) & 1) && lab_load_relaxed(&e->pid) != me) {
+		    !((c->dead[i >> 5] >> (i & 31)) & 1) && !(known && lab_reg_mine(e, &me))) {
 			lab_os_unmap(c, sizeof(*c));
 			return -EBUSY; /* a live process uses it */
 		}

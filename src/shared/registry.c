@@ -26,8 +26,9 @@ static bool reg_lock(struct lab_registry *r, const struct lab_os_task *self)
 		if (h && (spin & 255) == 255) {
 			/* a holder killed while registering leaves the lock set */
 			struct lab_os_task t;
-			if (lab_os_task_of((uint32_t)h, &t) != 0 ||
-			    (uint32_t)t.tid_start != (uint32_t)(h >> 32))
+			int ex = lab_os_task_exists(0, (uint32_t)h);
+			if (ex == 0 || (ex == 1 && lab_os_task_of((uint32_t)h, &t) == 0 &&
+					(uint32_t)t.tid_start != (uint32_t)(h >> 32)))
 				atomic_compare_exchange_strong_explicit(&r->lock, &h, 0,
 									memory_order_relaxed,
 									memory_order_relaxed);
@@ -100,7 +101,7 @@ static uint32_t key_for(struct labyrinth *m, const struct lab_os_task *self,
 		reg_unlock(r);
 		if (key || !claim || attempt)
 			return key;
-		lab_reap(m); /* full: the dead's entries come free */
+		lab_reap_some(m, LAB_REAP_RECYCLE); /* full: entries of the dead that own nothing */
 	}
 	return 0;
 }
@@ -152,14 +153,24 @@ void lab_reg_leave(struct labyrinth *m, uint32_t key)
 						memory_order_relaxed);
 }
 
-/* Every entry of this process is done (lab_detach). */
+bool lab_reg_mine(const struct lab_reg_ent *e, const struct lab_os_task *me)
+{
+	return lab_load_relaxed(&e->pid) == me->pid && lab_load_relaxed(&e->ns) == me->ns &&
+	       lab_load_relaxed(&e->pid_start) == me->pid_start;
+}
+
+/* Every entry of this process is done (lab_detach). If this process cannot
+ * tell who it is, its entries stay: a later reap finds them dead once it
+ * exits. */
 void lab_reg_leave_process(struct labyrinth *m)
 {
-	uint32_t pid = lab_os_getpid();
+	struct lab_os_task me;
+	if (lab_os_task_of(lab_tid(), &me) != 0)
+		return;
 	for (uint32_t i = 0; i < LAB_SHARED_THREADS; i++) {
 		struct lab_reg_ent *e = &m->threads->ent[i];
 		uint32_t w = lab_load_acquire(&e->word);
-		if ((w & 3) == LAB_REG_LIVE && lab_load_relaxed(&e->pid) == pid)
+		if ((w & 3) == LAB_REG_LIVE && lab_reg_mine(e, &me))
 			atomic_compare_exchange_strong_explicit(
 				&e->word, &w, (w & ~3u) | LAB_REG_DEAD, memory_order_release,
 				memory_order_relaxed);

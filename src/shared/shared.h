@@ -64,6 +64,8 @@ LAB_HIDDEN int lab_reg_key_of_tid(struct labyrinth *m, uint32_t tid, uint32_t *k
 LAB_HIDDEN uint32_t lab_reg_tid_of(const struct labyrinth *m, uint32_t key);
 LAB_HIDDEN void lab_reg_leave(struct labyrinth *m, uint32_t key);
 LAB_HIDDEN void lab_reg_leave_process(struct labyrinth *m);
+/* Whether entry e is of process me (pid, namespace and start time). */
+LAB_HIDDEN bool lab_reg_mine(const struct lab_reg_ent *e, const struct lab_os_task *me);
 
 /* reap.c: whether owner key is dead, given a snapshot of the registry */
 struct lab_reap_ctx {
@@ -74,7 +76,10 @@ struct lab_reap_ctx {
 	bool memo_dead[64];
 };
 LAB_HIDDEN void lab_reap_snapshot(struct lab_reap_ctx *c, struct labyrinth *m, bool mark);
-LAB_HIDDEN long lab_reap_some(struct labyrinth *m, bool rooms);
+#define LAB_REAP_ALL 0
+#define LAB_REAP_RECYCLE 1
+#define LAB_REAP_CACHES 2
+LAB_HIDDEN long lab_reap_some(struct labyrinth *m, int mode);
 LAB_HIDDEN bool lab_reap_key_dead(void *ctx, uint32_t key);
 LAB_HIDDEN bool lab_private_key_dead(void *ctx, uint32_t key);
 
