@@ -76,9 +76,27 @@ else()
   message(STATUS "labyrinth-runner-mimalloc: libmimalloc not found, skipped")
 endif()
 
-# ctest: every peer of every runner on every workload at tiny sizes.
+
+# Issue 5, shared and file-backed mazes (make bench-shared runs them):
+#   lab-xproc     two processes on one shared maze against two threads
+#   lab-recovery  recovery time of file and shared mazes by size, and lab_reap
+foreach(_prog xproc recovery)
+  add_executable(lab-${_prog} ${LAB_RUNNER_DIR}/shared/${_prog}.c ${LAB_RUNNER_DIR}/pin.c)
+  target_include_directories(lab-${_prog} PRIVATE ${LAB_RUNNER_DIR})
+  set_target_properties(lab-${_prog} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
+  lab_link_exe(lab-${_prog})
+endforeach()
+
+# ctest: every peer of every runner on every workload at tiny sizes; lab-xproc
+# and lab-recovery at tiny sizes (both exit 1 when a check fails: rooms handed
+# out twice, rooms lost, lab_validate after recovery).
 if(LAB_BUILD_TESTS)
   enable_testing()
   add_test(NAME bench_runners COMMAND sh ${LAB_RUNNER_DIR}/smoke.sh ${PROJECT_BINARY_DIR})
   set_tests_properties(bench_runners PROPERTIES LABELS bench TIMEOUT 300)
+  add_test(NAME bench_xproc COMMAND sh -c
+    "$<TARGET_FILE:lab-xproc> --workload pairs --runs 1 --ops 20000 --pages 4096 && $<TARGET_FILE:lab-xproc> --workload churn50 --runs 1 --ops 20000 --pages 4096")
+  add_test(NAME bench_recovery COMMAND $<TARGET_FILE:lab-recovery> --sizes 0.0625 --rooms-gib 0.0625
+    --runs 1 --churn-ms 5 --cases file,file-cold,file-rooms,shm,reap --dir ${PROJECT_BINARY_DIR})
+  set_tests_properties(bench_xproc bench_recovery PROPERTIES LABELS bench TIMEOUT 120)
 endif()

@@ -64,10 +64,13 @@ struct opts {
 	int runs;
 	bool pin, quick, list, ops_set, runs_set, pages_set;
 	const char *csv, *json, *png;
+	const char *base; /* --base: the peer of the ratios */
 };
 
 static struct peer peers[MAX_PEERS];
 static int npeers;
+/* The peer ratios are taken against (--base). */
+static const char *base_peer = "labyrinth";
 static char runner_dir[PATH_MAX];
 
 /* ---- finding the runners ------------------------------------------------------------- */
@@ -218,6 +221,17 @@ static int list_peers(void)
 	if (!npeers)
 		return cli_error("the runners in %s list no peers", runner_dir);
 	return CLI_OK;
+}
+
+/* Whether the peer's comma-separated caps include cap. */
+static bool has_cap(const struct peer *p, const char *cap)
+{
+	size_t n = strlen(cap);
+
+	for (const char *c = p->caps; c && *c; c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL)
+		if (!strncmp(c, cap, n) && (c[n] == ',' || c[n] == 0))
+			return true;
+	return false;
 }
 
 static const struct peer *find_peer(const char *name)
@@ -449,7 +463,7 @@ static void compute_ratios(void)
 		if (strcmp(r->status, "ok"))
 			continue;
 		for (size_t j = 0; j < nrows && !lab; j++)
-			if (!strcmp(rows[j].peer, "labyrinth") && !strcmp(rows[j].status, "ok") &&
+			if (!strcmp(rows[j].peer, base_peer) && !strcmp(rows[j].status, "ok") &&
 			    rows[j].threads == r->threads &&
 			    !strcmp(rows[j].workload, r->workload) &&
 			    !strcmp(rows[j].metric, r->metric))
@@ -483,7 +497,7 @@ static void print_table(void)
 {
 	const char *last = "";
 
-	printf("%-10s %3s %-16s %-10s %10s %-4s %9s %7s  %s\n", "workload", "thr", "peer", "metric",
+	printf("%-10s %3s %-20s %-10s %10s %-4s %9s %7s  %s\n", "workload", "thr", "peer", "metric",
 	       "median", "unit", "Mops/s", "ratio", "status");
 	for (size_t i = 0; i < nrows; i++) {
 		const struct bench_row *r = &rows[i];
@@ -504,7 +518,7 @@ static void print_table(void)
 			snprintf(mops, sizeof(mops), "-");
 			snprintf(ratio, sizeof(ratio), "-");
 		}
-		printf("%-10s %3d %-16s %-10s %10s %-4s %9s %7s  %s%s%s\n", r->workload, r->threads,
+		printf("%-10s %3d %-20s %-10s %10s %-4s %9s %7s  %s%s%s\n", r->workload, r->threads,
 		       r->peer, r->metric, med, r->unit, mops, ratio, r->status,
 		       strcmp(r->status, "ok") ? ": " : "", strcmp(r->status, "ok") ? r->note : "");
 	}
@@ -682,7 +696,9 @@ static void usage(FILE *f)
 		"  -w, --workload LIST  comma-separated, default all: bulk0 bulk9 pairs churn\n"
 		"                       handoff nearfull signal fragment ('bulk' = bulk0,bulk9;\n"
 		"                       churnNN = churn at NN%% fill)\n"
-		"  -p, --peers LIST     default: every peer the runners offer (see --list)\n"
+		"  -p, --peers LIST     default: every peer the runners offer (see --list) but\n"
+		"                       the opt-in ones (caps optin: labyrinth on a shared maze)\n"
+		"      --base PEER      the peer of the ratio column (default labyrinth)\n"
 		"  -t, --threads LIST   thread counts, default 1 (e.g. 1,2,4)\n"
 		"      --pairs-threads LIST  more thread counts for pairs only (the scaling plot)\n"
 		"      --pages N        rooms per pool (runner default 65536; nearfull 2^24)\n"
@@ -756,7 +772,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		O_CSV,
 		O_JSON,
 		O_PNG,
-		O_PTHREADS
+		O_PTHREADS,
+		O_BASE
 	};
 	static const struct option lo[] = {
 		{ "workload", required_argument, NULL, 'w' },
@@ -777,6 +794,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "json", required_argument, NULL, O_JSON },
 		{ "png", required_argument, NULL, O_PNG },
+		{ "base", required_argument, NULL, O_BASE },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -881,6 +899,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_PNG:
 			o->png = optarg;
+			break;
+		case O_BASE:
+			o->base = optarg;
 			break;
 		case 'l':
 			o->list = true;
@@ -1054,7 +1075,7 @@ static int bench(struct opts *op)
 	if (o.list) {
 		printf("runners in %s\n", runner_dir);
 		for (int i = 0; i < npeers; i++)
-			printf("peer %-16s caps=%-36s %s\n", peers[i].name, peers[i].caps,
+			printf("peer %-20s caps=%-36s %s\n", peers[i].name, peers[i].caps,
 			       strrchr(peers[i].runner, '/') + 1);
 		return CLI_OK;
 	}
@@ -1082,10 +1103,16 @@ static int bench(struct opts *op)
 
 		if (lab)
 			order[norder++] = lab;
+		/* peers with caps "optin" (variants of another peer) run only when named */
 		for (int i = 0; i < npeers; i++)
-			if (&peers[i] != lab)
+			if (&peers[i] != lab && !has_cap(&peers[i], "optin"))
 				order[norder++] = &peers[i];
 	}
+	if (o.base && !find_peer(o.base)) {
+		fprintf(stderr, "%s: --base: no peer '%s' (see --list)\n", cli_cmd, o.base);
+		return CLI_USAGE;
+	}
+	base_peer = o.base ? o.base : "labyrinth";
 	nnames = expand_workloads(&o, names, 64);
 
 	progress_on = isatty(2);
@@ -1100,8 +1127,9 @@ static int bench(struct opts *op)
 	       "%s %s per run\n",
 	       runner_dir, o.runs, o.runs == 1 ? "" : "s", o.duration > 0 ? durbuf : opsbuf,
 	       o.duration > 0 ? "s" : "operations per thread");
-	printf("ratio: peer time / labyrinth time (> 1: labyrinth faster); for throughput and "
-	       "kept: labyrinth / peer\n\n");
+	printf("ratio: peer time / %s time (> 1: %s faster); for throughput and "
+	       "kept: %s / peer\n\n",
+	       base_peer, base_peer, base_peer);
 	fflush(stdout);
 
 	for (int wi = 0; wi < nnames; wi++) {

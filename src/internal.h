@@ -43,6 +43,9 @@ struct labyrinth {
 	bool was_clean;		      /* a file closed cleanly before this open */
 	uint32_t opener;	      /* the process that made or opened this handle */
 	uint64_t obj_dev, obj_ino;    /* the object's identity (one handle each) */
+	/* give_memo[hash(tid)]: key << 32 | tid of a recent give's receiver,
+	 * relaxed; a hint checked against the registry before use */
+	_Atomic(uint64_t) give_memo[64];
 	int fd;			      /* the object (shm, memfd, file); -1 if none */
 	void *obj;		      /* header, metadata and registry, mapped */
 	size_t obj_len;		      /* bytes of that mapping */

@@ -2,17 +2,23 @@
  * lab_page_give) and labyrinth-shared (LAB_GFP_ATOMIC). The maze maps its
  * rooms itself (address space only), or is index-only (LAB_NO_MEMORY) for
  * PEER_INDEX_ONLY pools.
+ *
+ * labyrinth-shm and labyrinth-shm-shared are the same two on a shared maze
+ * (lab_create_fd: a memfd holding header, metadata, thread registry and
+ * rooms), same config: what sharing costs a process that uses it alone.
  */
 #define _GNU_SOURCE
 #include "peer.h"
 
 #include <labyrinth.h>
+#include <labyrinth/shared.h>
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GFP_EXCL (LAB_GFP_ATOMIC | LAB_GFP_EXCLUSIVE)
 #define GFP_SHARED LAB_GFP_ATOMIC
@@ -105,8 +111,8 @@ static long huge_free(struct peer_pool *p)
 	return (long)st.huge_free;
 }
 
-static struct peer_pool *create(const struct peer *peer, bool excl, size_t pages, size_t page_size,
-				unsigned flags, char *why, size_t whylen)
+static struct peer_pool *create(const struct peer *peer, bool excl, bool shm, size_t pages,
+				size_t page_size, unsigned flags, char *why, size_t whylen)
 {
 	struct lab_pool *l = calloc(1, sizeof(*l));
 	struct lab_config cfg;
@@ -121,9 +127,19 @@ static struct peer_pool *create(const struct peer *peer, bool excl, size_t pages
 	cfg.page_size = page_size;
 	cfg.pages = pages;
 	cfg.flags = index_only ? LAB_NO_MEMORY : 0;
-	err = lab_create(&l->m, &cfg);
+	if (shm) {
+		int fd = -1;
+
+		/* The mapping keeps the memfd alive; no other process attaches. */
+		err = lab_create_fd(&cfg, &fd, &l->m);
+		if (!err)
+			close(fd);
+	} else {
+		err = lab_create(&l->m, &cfg);
+	}
 	if (err) {
-		snprintf(why, whylen, "lab_create: %s (%d)", lab_strerror(err), err);
+		snprintf(why, whylen, "%s: %s (%d)", shm ? "lab_create_fd" : "lab_create",
+			 lab_strerror(err), err);
 		free(l);
 		return NULL;
 	}
@@ -148,20 +164,33 @@ static struct peer_pool *create(const struct peer *peer, bool excl, size_t pages
 static struct peer_pool *create_excl(size_t pages, size_t page_size, unsigned flags, char *why,
 				     size_t whylen)
 {
-	return create(&peer_labyrinth, true, pages, page_size, flags, why, whylen);
+	return create(&peer_labyrinth, true, false, pages, page_size, flags, why, whylen);
 }
 
 static struct peer_pool *create_shared(size_t pages, size_t page_size, unsigned flags, char *why,
 				       size_t whylen)
 {
-	return create(&peer_labyrinth_shared, false, pages, page_size, flags, why, whylen);
+	return create(&peer_labyrinth_shared, false, false, pages, page_size, flags, why, whylen);
+}
+
+static struct peer_pool *create_shm_excl(size_t pages, size_t page_size, unsigned flags, char *why,
+					 size_t whylen)
+{
+	return create(&peer_labyrinth_shm, true, true, pages, page_size, flags, why, whylen);
+}
+
+static struct peer_pool *create_shm_shared(size_t pages, size_t page_size, unsigned flags,
+					   char *why, size_t whylen)
+{
+	return create(&peer_labyrinth_shm_shared, false, true, pages, page_size, flags, why,
+		      whylen);
 }
 
 static void destroy(struct peer_pool *p)
 {
 	if (!p)
 		return;
-	lab_destroy(maze(p));
+	lab_destroy(maze(p)); /* lab_detach for a shared maze */
 	free(p);
 }
 
@@ -185,6 +214,25 @@ const struct peer peer_labyrinth_shared = {
 	.caps = PEER_ORDERS | PEER_SIGNAL | PEER_BOUNDED | PEER_THREADS,
 	.about = "lab_alloc_page(s)(LAB_GFP_ATOMIC), lab_free_page(s): any thread frees",
 	.create = create_shared,
+	.destroy = destroy,
+	.self = NULL,
+};
+
+const struct peer peer_labyrinth_shm = {
+	.name = "labyrinth-shm",
+	.caps = PEER_ORDERS | PEER_SIGNAL | PEER_BOUNDED | PEER_THREADS | PEER_GIVE | PEER_OPTIN,
+	.about = "labyrinth on a shared maze (lab_create_fd, a memfd): ATOMIC|EXCLUSIVE, "
+		 "lab_page_give",
+	.create = create_shm_excl,
+	.destroy = destroy,
+	.self = self,
+};
+
+const struct peer peer_labyrinth_shm_shared = {
+	.name = "labyrinth-shm-shared",
+	.caps = PEER_ORDERS | PEER_SIGNAL | PEER_BOUNDED | PEER_THREADS | PEER_OPTIN,
+	.about = "labyrinth-shared on a shared maze (lab_create_fd, a memfd): ATOMIC",
+	.create = create_shm_shared,
 	.destroy = destroy,
 	.self = NULL,
 };

@@ -1,5 +1,6 @@
 /* The peers of each runner binary, chosen by the build:
- *   labyrinth-runner           (no define) labyrinth, labyrinth-shared, glibc,
+ *   labyrinth-runner           (no define) labyrinth, labyrinth-shared,
+ *                              labyrinth-shm, labyrinth-shm-shared, glibc,
  *                              ck-stack (RUNNER_HAVE_CK), mutex-list, mmap, scan
  *   labyrinth-runner-jemalloc  (RUNNER_JEMALLOC) jemalloc
  *   labyrinth-runner-tcmalloc  (RUNNER_TCMALLOC) tcmalloc
@@ -14,15 +15,17 @@ const struct peer *const runner_peers[] = {
 #elif defined(RUNNER_MIMALLOC)
 	&peer_mimalloc,
 #else
-	&peer_labyrinth,	/* peers/lab.c */
-	&peer_labyrinth_shared, /* peers/lab.c */
-	&peer_malloc,		/* peers/malloc.c: glibc */
+	&peer_labyrinth,	    /* peers/lab.c */
+	&peer_labyrinth_shared,	    /* peers/lab.c */
+	&peer_labyrinth_shm,	    /* peers/lab.c: a shared maze (memfd) */
+	&peer_labyrinth_shm_shared, /* peers/lab.c */
+	&peer_malloc,		    /* peers/malloc.c: glibc */
 #ifdef RUNNER_HAVE_CK
-	&peer_ckstack,		/* peers/ckstack.c */
+	&peer_ckstack,		    /* peers/ckstack.c */
 #endif
-	&peer_mutexlist,	/* peers/mutexlist.c */
-	&peer_mmap,		/* peers/mmap.c */
-	&peer_scan,		/* peers/scan.c */
+	&peer_mutexlist,	    /* peers/mutexlist.c */
+	&peer_mmap,		    /* peers/mmap.c */
+	&peer_scan,		    /* peers/scan.c */
 #endif
 };
 

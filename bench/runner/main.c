@@ -61,6 +61,7 @@ static const struct {
 	{ PEER_BOUNDED, "bounded", "unbounded pool" },
 	{ PEER_THREADS, "threads", "not thread-safe" },
 	{ PEER_GIVE, "give", "no give" },
+	{ PEER_OPTIN, "optin", "" }, /* no workload needs it */
 };
 #define NCAPS (int)(sizeof(caps) / sizeof(caps[0]))
 

@@ -332,3 +332,15 @@ int lab_os_obj_reserve(int fd, uint64_t len)
 	int r = posix_fallocate(fd, 0, (off_t)len);
 	return r == 0 || r == EOPNOTSUPP || r == EINVAL ? 0 : -r;
 }
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void lab_os_populate(void *p, size_t len, bool write)
+{
+	int saved = errno;
+	madvise(p, len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+	errno = saved;
+}

@@ -91,6 +91,9 @@ LAB_HIDDEN int lab_os_obj_resize(int fd, uint64_t len);
 LAB_HIDDEN int lab_os_obj_read(int fd, void *buf, size_t len, uint64_t off);
 LAB_HIDDEN void *lab_os_obj_map(int fd, uint64_t off, size_t len, size_t align, bool ro);
 LAB_HIDDEN void lab_os_obj_close(int fd);
+/* Fault in len bytes at p now (write: for writing), so that first use
+ * takes no faults; a hint, failure is harmless. */
+LAB_HIDDEN void lab_os_populate(void *p, size_t len, bool write);
 /* The object's device and inode: 0 or -errno. */
 LAB_HIDDEN int lab_os_obj_id(int fd, uint64_t *dev, uint64_t *ino);
 /* Allocate the first len bytes' blocks (posix_fallocate): 0, or -ENOSPC

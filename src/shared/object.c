@@ -108,6 +108,9 @@ static int handle_setup(struct labyrinth *m, const struct lab_obj_hdr *h,
 	m->meta = (char *)m->obj + l->meta_off;
 	m->meta_len = (size_t)l->meta_len;
 	m->threads = (struct lab_registry *)((char *)m->obj + l->reg_off);
+	/* metadata up to 256 MiB is faulted in now, as for private mazes */
+	if (l->reg_off + l->reg_len <= (256u << 20))
+		lab_os_populate(m->obj, (size_t)(l->reg_off + l->reg_len), !ro);
 	lab_core_view(&m->v, m->meta);
 	m->v.heavy_barrier = NULL;
 	if (h->barrier && !ro) {

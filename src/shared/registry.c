@@ -115,14 +115,37 @@ uint32_t lab_reg_self(struct labyrinth *m, bool may_claim)
 	return key_for(m, &t, &t, may_claim);
 }
 
+/* Whether key is the current key of a LIVE entry for tid. */
+static bool key_is_live_tid(const struct labyrinth *m, uint32_t key, uint32_t tid)
+{
+	uint32_t i = lab_reg_key_idx(key);
+	if (i >= LAB_SHARED_THREADS)
+		return false;
+	struct lab_reg_ent *e = &m->threads->ent[i];
+	uint32_t w = lab_load_acquire(&e->word);
+	return (w & 3) == LAB_REG_LIVE && (w >> 2) == (lab_reg_key_gen(key) & LAB_REG_GEN_MASK) &&
+	       lab_load_relaxed(&e->tid) == tid && lab_load_relaxed(&e->word) == w;
+}
+
 int lab_reg_key_of_tid(struct labyrinth *m, uint32_t tid, uint32_t *key)
 {
+	/* recent receivers: a give to a registered thread reads no /proc. The
+	 * entry is checked LIVE with this tid and generation; an exited
+	 * thread's entry is DEAD (its exit hook), so a reused tid misses. */
+	_Atomic(uint64_t) *memo = &m->give_memo[(tid * 2654435761u) >> 26];
+	uint64_t c = atomic_load_explicit(memo, memory_order_relaxed);
+	if ((uint32_t)c == tid && key_is_live_tid(m, (uint32_t)(c >> 32), tid)) {
+		*key = (uint32_t)(c >> 32);
+		return 0;
+	}
 	struct lab_os_task t, self;
 	if (lab_os_task_of(tid, &t) != 0)
 		return -ESRCH;
 	if (lab_os_task_of(lab_tid(), &self) != 0)
 		return -EAGAIN;
 	*key = key_for(m, &self, &t, true);
+	if (*key)
+		atomic_store_explicit(memo, (uint64_t)*key << 32 | tid, memory_order_relaxed);
 	return *key ? 0 : -EAGAIN;
 }
 
