@@ -18,6 +18,40 @@ static void bit_clear(const struct lab_view *v, uint64_t i)
 	lab_store_relaxed(w, lab_load_relaxed(w) & ~(1ull << (i & 63)));
 }
 
+static unsigned popcount64(uint64_t x) /* no libgcc call: freestanding */
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* The bits of rooms [i, i + len) of one block (aligned to len, len <= 512):
+ * the mask within their word, or whole words when len >= 64. */
+static uint64_t run_mask(uint64_t i, uint64_t len)
+{
+	return len >= 64 ? ~0ull : ((1ull << len) - 1) << (i & 63);
+}
+
+/* Whether every bit of the block is `set`; false at the first that is not. */
+static bool bits_are(const struct lab_view *v, uint64_t i, uint64_t len, bool set)
+{
+	uint64_t mask = run_mask(i, len);
+	for (uint64_t w = i >> 6; w <= (i + len - 1) >> 6; w++) {
+		uint64_t x = lab_load_relaxed(&v->bits[w]) & mask;
+		if (x != (set ? mask : 0))
+			return false;
+	}
+	return true;
+}
+
+static void bits_clear(const struct lab_view *v, uint64_t i, uint64_t len)
+{
+	uint64_t mask = run_mask(i, len);
+	for (uint64_t w = i >> 6; w <= (i + len - 1) >> 6; w++)
+		lab_store_relaxed(&v->bits[w], lab_load_relaxed(&v->bits[w]) & ~mask);
+}
+
 static int damage(char *why, size_t n, const char *what, uint64_t where)
 {
 	if (why && n) {
@@ -46,10 +80,21 @@ static int walk(const struct lab_view *v, const struct lab_recover_ops *ops, boo
 {
 	uint64_t i = 0;
 	while (i < v->pages) {
-		uint32_t ow = lab_load_relaxed(&v->owners[i]);
 		uint32_t row = (uint32_t)(i >> LAB_ROW_SHIFT);
 		uint32_t re = lab_load_relaxed(&v->rows[row]);
 		bool huge_row = re & LAB_ROW_HUGE;
+		/* the common case first: 64 free rooms, bits clear, no owners */
+		if (!(i & 63) && !huge_row && i + 64 <= v->pages &&
+		    lab_load_relaxed(&v->bits[i >> 6]) == 0) {
+			uint32_t any = 0;
+			for (unsigned k = 0; k < 64; k++)
+				any |= lab_load_relaxed(&v->owners[i + k]);
+			if (!any) {
+				i += 64;
+				continue;
+			}
+		}
+		uint32_t ow = lab_load_relaxed(&v->owners[i]);
 		if (ow & LAB_OW_CACHED) {
 			if ((ow & ~LAB_OW_CACHED) >= v->nslots || huge_row || !bit_get(v, i))
 				return damage(why, n, "cached room that no cache can hold", i);
@@ -98,9 +143,9 @@ static int walk(const struct lab_view *v, const struct lab_recover_ops *ops, boo
 		for (uint32_t r = row; r < row + rows; r++)
 			if (lab_load_relaxed(&v->rows[r]) != LAB_ROW_HUGE)
 				return damage(why, n, "huge block on a row not HUGE", i);
-		for (uint64_t j = i; j < i + len; j++)
-			if (bit_get(v, j) != !rows)
-				return damage(why, n, "block whose bits disagree", j);
+		if (!bits_are(v, i, len < LAB_ROW_ROOMS ? len : LAB_ROW_ROOMS, !rows) ||
+		    (len > LAB_ROW_ROOMS && !bits_are(v, i + LAB_ROW_ROOMS, LAB_ROW_ROOMS, false)))
+			return damage(why, n, "block whose bits disagree", i);
 		if (!rows && huge_row)
 			return damage(why, n, "small block on a HUGE row", i);
 		if (write) {
@@ -113,8 +158,8 @@ static int walk(const struct lab_view *v, const struct lab_recover_ops *ops, boo
 				lab_store_relaxed(&v->owners[i], 0);
 				for (uint32_t r = row; r < row + rows; r++)
 					lab_store_relaxed(&v->rows[r], LAB_ROW_ROOMS);
-				for (uint64_t j = i; j < i + len && !rows; j++)
-					bit_clear(v, j);
+				if (!rows)
+					bits_clear(v, i, len);
 				out->reclaimed += len;
 			}
 		}
@@ -150,9 +195,11 @@ int lab_core_recover(const struct lab_view *v, const struct lab_recover_ops *ops
 	for (uint32_t r0 = 0; r0 < v->nrows; r0++) {
 		uint32_t old = lab_load_relaxed(&v->rows[r0]), e = LAB_ROW_HUGE;
 		if (old != LAB_ROW_HUGE) {
-			uint32_t cap = (uint32_t)lab_row_capacity(v, r0), clear = 0;
-			for (uint32_t b = 0; b < cap; b++)
-				clear += !bit_get(v, ((uint64_t)r0 << LAB_ROW_SHIFT) + b);
+			/* padding bits are set (checked): count the whole row */
+			uint32_t clear = LAB_ROW_ROOMS;
+			for (uint32_t w = 0; w < LAB_ROW_WORDS; w++)
+				clear -= popcount64(lab_load_relaxed(
+					&v->bits[(uint64_t)r0 * LAB_ROW_WORDS + w]));
 			e = clear;
 			gsum += clear;
 		}
