@@ -16,6 +16,8 @@
  * the same sequence in this process.
  *
  * Usage: crash [OP...]   sweep only the named operations (default: all)
+ *        crash shm|file ...  the sweep through the public API on a shared or
+ *                            file-backed maze, with recovery (crash_api.c)
  * Prints each operation's length, the kills, and every in-flight state seen
  * with its count; exits 1 on any state that is not tolerated. */
 #define _GNU_SOURCE
@@ -534,8 +536,12 @@ static long stepped_run(void *region, struct ctl *ctl, int k, long n, const stru
 
 /* ---- main ------------------------------------------------------------------ */
 
+int crash_api_main(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && (!strcmp(argv[1], "shm") || !strcmp(argv[1], "file")))
+		return crash_api_main(argc, argv);
 	bool want[MAXOPS];
 	for (int k = 0; k < NOPS; k++)
 		want[k] = argc < 2;
