@@ -37,12 +37,12 @@ struct labyrinth {
 	size_t map_len;
 	int reg; /* index in the handle pool, -1 if malloc'd */
 	/* Shared and file-backed mazes (src/shared); zero for private ones. */
-	unsigned kind;		      /* LAB_KIND_* */
-	bool fshared;		      /* futex words are in shared memory */
-	bool readonly;		      /* a file opened LAB_READONLY */
-	bool was_clean;		      /* a file closed cleanly before this open */
-	uint32_t opener;	      /* the process that made or opened this handle */
-	uint64_t obj_dev, obj_ino;    /* the object's identity (one handle each) */
+	unsigned kind;		   /* LAB_KIND_* */
+	bool fshared;		   /* futex words are in shared memory */
+	bool readonly;		   /* a file opened LAB_READONLY */
+	bool was_clean;		   /* a file closed cleanly before this open */
+	uint32_t opener;	   /* the process that made or opened this handle */
+	uint64_t obj_dev, obj_ino; /* the object's identity (one handle each) */
 	/* give_memo[hash(tid)]: key << 32 | tid of a recent give's receiver,
 	 * relaxed; a hint checked against the registry before use */
 	_Atomic(uint64_t) give_memo[64];
