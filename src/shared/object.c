@@ -184,6 +184,23 @@ static int fail(struct labyrinth *m, int err)
 	return err;
 }
 
+/* A handle for object fd with its header, metadata and registry mapped;
+ * err: the caller's verdict so far (on error fd is closed). */
+static int handle_map(int fd, int err, const struct obj_layout *l, bool ro, struct labyrinth **out)
+{
+	struct labyrinth *m = err ? NULL : lab_handle_get();
+	*out = m;
+	if (!m) {
+		lab_os_obj_close(fd);
+		return err ? err : -ENOMEM;
+	}
+	lab_thread_setup_once();
+	m->fd = fd;
+	m->obj_len = (size_t)l->rooms_off;
+	m->obj = lab_os_obj_map(fd, 0, m->obj_len, 4096, ro);
+	return m->obj ? 0 : fail(m, -ENOMEM);
+}
+
 /* Make a maze in the empty object fd (which the handle then keeps). */
 static int obj_create(int fd, unsigned kind, const struct lab_config *cfg, struct labyrinth **out)
 {
@@ -211,17 +228,10 @@ static int obj_create(int fd, unsigned kind, const struct lab_config *cfg, struc
 	 * error here, not a SIGBUS at the first store */
 	if (!err)
 		err = lab_os_obj_reserve(fd, l.rooms_off);
-	struct labyrinth *m = err ? NULL : lab_handle_get();
-	if (!m) {
-		lab_os_obj_close(fd);
-		return err ? err : -ENOMEM;
-	}
-	lab_thread_setup_once();
-	m->fd = fd;
-	m->obj_len = (size_t)l.rooms_off;
-	m->obj = lab_os_obj_map(fd, 0, m->obj_len, 4096, false);
-	if (!m->obj)
-		return fail(m, -ENOMEM);
+	struct labyrinth *m;
+	err = handle_map(fd, err, &l, false, &m);
+	if (err)
+		return err;
 	struct lab_obj_hdr *h = m->obj;
 	lab_core_format((char *)m->obj + l.meta_off, cfg->pages, shift, cfg->reserve);
 	h->version = LAB_OBJ_VERSION;
@@ -279,17 +289,10 @@ static int obj_attach(int fd, unsigned kind, unsigned flags, struct labyrinth **
 	if (!err)
 		err = hdr_check(&h, (uint64_t)size, kind, &l);
 	bool ro = flags & LAB_READONLY;
-	struct labyrinth *m = err ? NULL : lab_handle_get();
-	if (!m) {
-		lab_os_obj_close(fd);
-		return err ? err : -ENOMEM;
-	}
-	lab_thread_setup_once();
-	m->fd = fd;
-	m->obj_len = (size_t)l.rooms_off;
-	m->obj = lab_os_obj_map(fd, 0, m->obj_len, 4096, ro);
-	if (!m->obj)
-		return fail(m, -ENOMEM);
+	struct labyrinth *m;
+	err = handle_map(fd, err, &l, ro, &m);
+	if (err)
+		return err;
 	struct lab_obj_hdr *live = m->obj;
 	/* the header again, now from the mapping that will be used */
 	if (memcmp(live, &h, offsetof(struct lab_obj_hdr, state)) ||
