@@ -322,8 +322,18 @@ static struct labyrinth *recover_open(int k, long n, bool kill, unsigned flags, 
 		/* not closed cleanly, unless the child's detach got to its end */
 		if (rc != -EUCLEAN && !(ops[k].kind == DETACH && rc == 0 && at >= 0))
 			bad(k, n, kill, "lab_file_open without LAB_RECOVER = %d", rc);
-		if (rc == 0)
-			lab_detach(m);
+		if (rc == 0) {
+			/* closed cleanly: recover through this handle. Detaching
+			 * it would end this process's registry entries in the
+			 * file, the owner of the block given to the parent. */
+			rc = lab_recover(m, flags, r);
+			if (rc) {
+				bad(k, n, kill, "lab_recover on a clean file = %d", rc);
+				lab_detach(m);
+				return NULL;
+			}
+			return m;
+		}
 		rc = lab_file_open(path, flags, &m);
 		if (rc) {
 			bad(k, n, kill, "lab_file_open(%s) = %d",
