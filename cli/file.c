@@ -70,16 +70,6 @@ struct file_hdr {
 	long long size;
 };
 
-static uint64_t fnv1a(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /* Read the header of path; on a refusal, explain it in why. */
 static void hdr_read(const char *path, struct file_hdr *fh, char *why, size_t len)
 {
@@ -129,8 +119,7 @@ static void hdr_read(const char *path, struct file_hdr *fh, char *why, size_t le
 			 LAB_OBJ_VERSION);
 		return;
 	}
-	if (h.hdr_size != sizeof(h) ||
-	    h.checksum != fnv1a(&h, offsetof(struct lab_obj_hdr, checksum))) {
+	if (h.hdr_size != sizeof(h) || h.checksum != lab_obj_hdr_sum(&h)) {
 		snprintf(why, len, "a damaged header (its checksum does not match)");
 		return;
 	}

@@ -54,13 +54,13 @@ static _Noreturn void panic_oom(unsigned order, lab_gfp_t gfp)
 	lab_panic(b.b);
 }
 
-/* The general path: any order, reserve, waiting, NOFAIL. */
-__attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
+/* The general path: any order, reserve, waiting, NOFAIL. key and slot:
+ * the caller's, from lab_whoami. */
+__attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t gfp, unsigned order,
+						 uint32_t key, int slot)
 {
 	if (LAB_UNLIKELY((gfp & ~LAB_GFP_ALL) || order > LAB_MAX_ORDER))
 		return -EINVAL;
-	uint32_t key;
-	int slot = lab_whoami(m, &key);
 	if (LAB_UNLIKELY(!key))
 		return -EAGAIN; /* a shared maze's thread registry is full */
 	uint32_t ow = lab_ow_make(key, order, gfp & LAB_GFP_EXCLUSIVE);
@@ -83,16 +83,13 @@ __attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t 
 LAB_INLINE long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 {
 	long idx = -1;
-	if (LAB_LIKELY(order == 0 && !(gfp & ~LAB_GFP_FAST) &&
-		       ((gfp & LAB_GFP_ATOMIC) || !m->v.reserve))) {
-		uint32_t key;
-		int slot = lab_whoami(m, &key);
-		if (LAB_LIKELY(slot >= 0))
-			idx = lab_fast_alloc0(&m->v, slot,
-					      lab_ow_make(key, 0, gfp & LAB_GFP_EXCLUSIVE));
-	}
+	uint32_t key;
+	int slot = lab_whoami(m, &key);
+	if (LAB_LIKELY(order == 0 && slot >= 0 && !(gfp & ~LAB_GFP_FAST) &&
+		       ((gfp & LAB_GFP_ATOMIC) || !m->v.reserve)))
+		idx = lab_fast_alloc0(&m->v, slot, lab_ow_make(key, 0, gfp & LAB_GFP_EXCLUSIVE));
 	if (LAB_UNLIKELY(idx < 0))
-		idx = alloc_slow(m, gfp, order);
+		idx = alloc_slow(m, gfp, order, key, slot);
 	if (idx >= 0) {
 		lab_poison(m, (size_t)idx, order, false);
 		if (m->gens) /* we own the block now: nobody else writes it */

@@ -124,15 +124,6 @@ static bool same_as(const char *path, struct blob b)
 	return same;
 }
 
-static uint64_t fnv1a(const void *p, size_t n)
-{
-	const uint8_t *s = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static void hdr_get(struct blob b, struct lab_obj_hdr *h)
 {
 	REQUIRE(b.n >= sizeof *h);
@@ -143,7 +134,7 @@ static void hdr_get(struct blob b, struct lab_obj_hdr *h)
 static void hdr_put(struct blob b, struct lab_obj_hdr *h, bool fix)
 {
 	if (fix)
-		h->checksum = fnv1a(h, offsetof(struct lab_obj_hdr, checksum));
+		h->checksum = lab_obj_hdr_sum(h);
 	memcpy(b.p, h, sizeof *h);
 }
 
@@ -398,7 +389,7 @@ TEST(open_not_a_maze)
 		h.version = LAB_OBJ_VERSION;
 		h.endian = LAB_OBJ_ENDIAN;
 		if (round & 1) /* and a checksum that matches */
-			h.checksum = fnv1a(&h, offsetof(struct lab_obj_hdr, checksum));
+			h.checksum = lab_obj_hdr_sum(&h);
 		memcpy(buf, &h, sizeof h);
 		spit(p, buf, 65536);
 		REFUSED_ALL(p, -EUCLEAN, "magic, then random");
@@ -505,7 +496,7 @@ TEST(open_wrong_magic_version_byte_order)
 	h.pages = __builtin_bswap64(h.pages);
 	h.meta_off = __builtin_bswap64(h.meta_off);
 	h.total_len = __builtin_bswap64(h.total_len);
-	h.checksum = __builtin_bswap64(fnv1a(&h, offsetof(struct lab_obj_hdr, checksum)));
+	h.checksum = __builtin_bswap64(lab_obj_hdr_sum(&h));
 	hdr_put(b, &h, false);
 	spit(p, b.p, b.n);
 	REFUSED_ALL(p, -EPROTO, "byte-swapped header");

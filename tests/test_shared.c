@@ -802,15 +802,6 @@ TEST(detach_then_reattach)
 
 /* ------------------------------------------------------------ errors */
 
-static uint64_t fnv1a(const void *p, size_t n)
-{
-	const uint8_t *s = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static int memfd_with(const void *buf, size_t n)
 {
 	int fd = memfd_create("labtest", 0);
@@ -943,7 +934,7 @@ TEST(error_cases)
 		if (cases[i].field == 1)
 			h.endian = __builtin_bswap32(LAB_OBJ_ENDIAN);
 		if (cases[i].field < 2)
-			h.checksum = fnv1a(&h, offsetof(struct lab_obj_hdr, checksum));
+			h.checksum = lab_obj_hdr_sum(&h);
 		if (cases[i].field == 2)
 			h.pages ^= 1;
 		REQUIRE(pwrite(c, &h, sizeof h, 0) == (ssize_t)sizeof h);

@@ -73,6 +73,10 @@ struct lab_core_stats {
 };
 LAB_HIDDEN void lab_core_stats(const struct lab_view *v, struct lab_core_stats *out);
 LAB_HIDDEN int lab_core_validate(const struct lab_view *v, char *why, size_t whylen);
+/* Write "what at WHERE[more VAL]" to why (if any; no libc) and return
+ * -LAB_EUCLEAN: the reason of validate's and recovery's refusals. */
+LAB_HIDDEN int lab_core_fail(char *why, size_t whylen, const char *what, uint64_t where,
+			     const char *more, uint64_t val);
 
 /* Recovery (recover.c), on a maze no thread uses. dead(ctx, key): whether
  * owner key's thread is gone; keep: leave the dead's blocks allocated. */

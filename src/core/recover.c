@@ -52,26 +52,10 @@ static void bits_clear(const struct lab_view *v, uint64_t i, uint64_t len)
 		lab_store_relaxed(&v->bits[w], lab_load_relaxed(&v->bits[w]) & ~mask);
 }
 
-static int damage(char *why, size_t n, const char *what, uint64_t where)
+/* Damage that is no crash state: the reason, and nothing written. */
+static int damage(char *why, size_t n, const char *what, uint64_t room)
 {
-	if (why && n) {
-		size_t k = 0;
-		while (*what && k + 1 < n)
-			why[k++] = *what++;
-		const char *at = " at room ";
-		while (*at && k + 1 < n)
-			why[k++] = *at++;
-		char t[24];
-		int d = 0;
-		do {
-			t[d++] = (char)('0' + where % 10);
-			where /= 10;
-		} while (where);
-		while (d && k + 1 < n)
-			why[k++] = t[--d];
-		why[k] = 0;
-	}
-	return -LAB_EUCLEAN;
+	return lab_core_fail(why, n, what, room, NULL, 0);
 }
 
 /* One walk over the owner words. write == false: check only; true: act. */

@@ -16,6 +16,7 @@
 #define LAB_SHARED_FORMAT_H
 
 #include "../core/atomic.h"
+#include <stddef.h>
 #include <stdint.h>
 
 #define LAB_OBJ_MAGIC "LABYMAZE"
@@ -54,5 +55,15 @@ struct lab_obj_hdr {
 	_Alignas(64) lab_a32 state;
 	lab_a32 attaches;
 };
+
+/* The header's checksum: FNV-1a, 64 bits, over the bytes before it. */
+static inline uint64_t lab_obj_hdr_sum(const struct lab_obj_hdr *h)
+{
+	const unsigned char *b = (const unsigned char *)h;
+	uint64_t sum = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < offsetof(struct lab_obj_hdr, checksum); i++)
+		sum = (sum ^ b[i]) * 0x100000001b3ull;
+	return sum;
+}
 
 #endif

@@ -44,20 +44,6 @@ static int obj_layout(uint64_t pages, unsigned shift, unsigned flags, struct obj
 	return 0;
 }
 
-static uint64_t fnv1a(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
-static uint64_t hdr_sum(const struct lab_obj_hdr *h)
-{
-	return fnv1a(h, offsetof(struct lab_obj_hdr, checksum));
-}
-
 /* Check a header read from an object of `size` bytes: 0, -EUCLEAN or
  * -EPROTO. Fills l with the layout it describes. */
 static int hdr_check(const struct lab_obj_hdr *h, uint64_t size, unsigned kind,
@@ -69,7 +55,7 @@ static int hdr_check(const struct lab_obj_hdr *h, uint64_t size, unsigned kind,
 		return h->endian == __builtin_bswap32(LAB_OBJ_ENDIAN) ? -EPROTO : -EUCLEAN;
 	if (h->version != LAB_OBJ_VERSION)
 		return -EPROTO;
-	if (h->hdr_size != sizeof(*h) || h->checksum != hdr_sum(h))
+	if (h->hdr_size != sizeof(*h) || h->checksum != lab_obj_hdr_sum(h))
 		return -EUCLEAN;
 	if (h->kind != kind || h->page_shift < 12 || h->page_shift > 40 || h->pages == 0 ||
 	    h->pages > LAB_MAX_ROOMS || h->reserve > h->pages || (h->flags & ~LAB_OBJ_FLAGS) ||
@@ -255,7 +241,7 @@ static int obj_create(int fd, unsigned kind, const struct lab_config *cfg, struc
 	/* the magic and checksum last: a reader sees a whole header or none */
 	atomic_thread_fence(memory_order_release);
 	memcpy(h->magic, LAB_OBJ_MAGIC, 8);
-	h->checksum = hdr_sum(h);
+	h->checksum = lab_obj_hdr_sum(h);
 	struct obj_layout chk;
 	err = hdr_check(h, l.total, kind, &chk);
 	if (!err)

@@ -6,9 +6,20 @@
 #include <errno.h>
 #include <string.h>
 
-/* Which registry entries are dead now: LIVE ones whose thread is gone are
- * marked DEAD here. */
-void lab_reap_snapshot(struct lab_reap_ctx *c, struct labyrinth *m, bool mark)
+/* Whether the LIVE entry e's thread is gone (the kernel says so). */
+static bool ent_gone(struct lab_reg_ent *e)
+{
+	struct lab_os_task t = { .pid = lab_load_relaxed(&e->pid),
+				 .tid = lab_load_relaxed(&e->tid),
+				 .pid_start = lab_load_relaxed(&e->pid_start),
+				 .tid_start = lab_load_relaxed(&e->tid_start),
+				 .ns = lab_load_relaxed(&e->ns) };
+	return lab_os_task_alive(&t) == 0;
+}
+
+/* Which registry entries are dead now: DEAD ones, and LIVE ones whose
+ * thread is gone. Writes nothing. */
+void lab_reap_snapshot(struct lab_reap_ctx *c, struct labyrinth *m)
 {
 	memset(c, 0, sizeof(*c));
 	c->m = m;
@@ -18,22 +29,25 @@ void lab_reap_snapshot(struct lab_reap_ctx *c, struct labyrinth *m, bool mark)
 		struct lab_reg_ent *e = &m->threads->ent[i];
 		uint32_t w = lab_load_acquire(&e->word);
 		c->gen[i] = (uint16_t)((w >> 2) & LAB_REG_GEN_MASK);
-		if ((w & 3) == LAB_REG_LIVE) {
-			struct lab_os_task t = { .pid = lab_load_relaxed(&e->pid),
-						 .tid = lab_load_relaxed(&e->tid),
-						 .pid_start = lab_load_relaxed(&e->pid_start),
-						 .tid_start = lab_load_relaxed(&e->tid_start),
-						 .ns = lab_load_relaxed(&e->ns) };
-			if (lab_os_task_alive(&t) != 0)
-				continue;
-			if (mark && !atomic_compare_exchange_strong_explicit(
-					    &e->word, &w, (w & ~3u) | LAB_REG_DEAD,
-					    memory_order_acq_rel, memory_order_acquire))
-				continue;
-		} else if ((w & 3) != LAB_REG_DEAD) {
+		if ((w & 3) == LAB_REG_DEAD || ((w & 3) == LAB_REG_LIVE && ent_gone(e)))
+			c->dead[i >> 5] |= 1u << (i & 31);
+	}
+}
+
+/* Record the snapshot's verdicts: LIVE -> DEAD for the gone. An entry that
+ * changed meanwhile (not DEAD either) is no longer counted dead. */
+void lab_reap_mark(struct lab_reap_ctx *c)
+{
+	for (uint32_t i = 0; i < LAB_SHARED_THREADS && c->m->threads; i++) {
+		if (!((c->dead[i >> 5] >> (i & 31)) & 1))
 			continue;
-		}
-		c->dead[i >> 5] |= 1u << (i & 31);
+		uint32_t dead = ((uint32_t)c->gen[i] << 2) | LAB_REG_DEAD;
+		uint32_t w = ((uint32_t)c->gen[i] << 2) | LAB_REG_LIVE;
+		if (!atomic_compare_exchange_strong_explicit(&c->m->threads->ent[i].word, &w, dead,
+							     memory_order_acq_rel,
+							     memory_order_acquire) &&
+		    w != dead)
+			c->dead[i >> 5] &= ~(1u << (i & 31));
 	}
 }
 
@@ -41,9 +55,8 @@ void lab_reap_snapshot(struct lab_reap_ctx *c, struct labyrinth *m, bool mark)
  * to a later generation (DEAD -> FREE happens only after the dead's rooms
  * went back, and a key with a generation the entry has not reached yet
  * cannot be in an owner word we read with acquire). */
-bool lab_reap_key_dead(void *ctx, uint32_t key)
+static bool shared_key_dead(struct lab_reap_ctx *c, uint32_t key)
 {
-	struct lab_reap_ctx *c = ctx;
 	uint32_t i = lab_reg_key_idx(key);
 	if (i >= LAB_SHARED_THREADS)
 		return true; /* no such entry: garbage, nobody's */
@@ -60,9 +73,8 @@ bool lab_reap_key_dead(void *ctx, uint32_t key)
 
 /* Private mazes: the key's thread exited (its incarnation moved on), or no
  * thread of this process has its tid any more. */
-bool lab_private_key_dead(void *ctx, uint32_t key)
+static bool private_key_dead(struct lab_reap_ctx *c, uint32_t key)
 {
-	struct lab_reap_ctx *c = ctx;
 	uint32_t tid = key & LAB_OW_TID;
 	if (lab_owner_key_of(tid) != (key & LAB_OW_KEY))
 		return true;
@@ -77,6 +89,12 @@ bool lab_private_key_dead(void *ctx, uint32_t key)
 	return d;
 }
 
+bool lab_reap_key_dead(void *ctx, uint32_t key)
+{
+	struct lab_reap_ctx *c = ctx;
+	return c->m->threads ? shared_key_dead(c, key) : private_key_dead(c, key);
+}
+
 /* What a reap takes back. Every mode returns dead threads' caches (free
  * rooms). LAB_REAP_ALL (lab_reap) also frees the dead's blocks and
  * recycles their registry entries; LAB_REAP_RECYCLE (a full registry)
@@ -89,14 +107,14 @@ long lab_reap_some(struct labyrinth *m, int mode)
 	struct lab_reap_ctx *c = lab_os_map(sizeof(*c), 4096, 0);
 	if (!c)
 		return -ENOMEM;
-	lab_reap_snapshot(c, m, true);
-	bool (*dead)(void *, uint32_t) = m->threads ? lab_reap_key_dead : lab_private_key_dead;
+	lab_reap_snapshot(c, m);
+	lab_reap_mark(c);
 	const struct lab_view *v = &m->v;
 	/* dead threads' caches: seized, so that their rooms can be taken */
 	uint64_t seized = 0;
 	for (uint32_t s = 0; s < v->nslots && m->threads; s++) {
 		uint32_t k = lab_load_acquire(&v->slots[s].key);
-		if (k && dead(c, k) && lab_core_slot_seize(v, (int)s, k))
+		if (k && lab_reap_key_dead(c, k) && lab_core_slot_seize(v, (int)s, k))
 			seized |= 1ull << s;
 	}
 	long back = 0;
@@ -119,7 +137,8 @@ long lab_reap_some(struct labyrinth *m, int mode)
 			continue;
 		}
 		unsigned o = lab_ow_order(ow);
-		if (rooms && dead(c, ow & LAB_OW_KEY) && lab_core_free_exact(v, i, ow) == 0) {
+		if (rooms && lab_reap_key_dead(c, ow & LAB_OW_KEY) &&
+		    lab_core_free_exact(v, i, ow) == 0) {
 			back += 1l << o;
 			lab_poison(m, i, o, true);
 		} else if (mode == LAB_REAP_RECYCLE && m->threads) {
@@ -168,7 +187,7 @@ int lab_recover(struct labyrinth *m, unsigned flags, struct lab_recovery *out)
 	if (!c)
 		return -ENOMEM;
 	/* nothing is written before the checks passed: look first, mark later */
-	lab_reap_snapshot(c, m, false);
+	lab_reap_snapshot(c, m);
 	struct lab_os_task me = { 0 };
 	bool known = lab_os_task_of(lab_tid(), &me) == 0; /* else nothing is "ours" */
 	for (uint32_t i = 0; i < LAB_SHARED_THREADS && m->threads; i++) {
@@ -187,10 +206,10 @@ int lab_recover(struct labyrinth *m, unsigned flags, struct lab_recovery *out)
 	}
 	if (m->threads) {
 		lab_store_release(&m->threads->lock, 0); /* quiet: no registrar */
-		lab_reap_snapshot(c, m, true);
+		lab_reap_mark(c);
 	}
 	struct lab_recover_ops ops = {
-		.dead = m->threads ? lab_reap_key_dead : lab_private_key_dead,
+		.dead = lab_reap_key_dead,
 		.ctx = c,
 		.keep = (flags & LAB_RECOVER_KEEP) != 0,
 	};
@@ -243,12 +262,11 @@ long lab_orphans(const struct labyrinth *cm, size_t *idx, size_t cap)
 {
 	if (!lab_readable(cm) || (!idx && cap))
 		return -EINVAL;
-	struct labyrinth *m = (struct labyrinth *)cm; /* the snapshot may mark dead entries */
+	struct labyrinth *m = (struct labyrinth *)cm; /* the snapshot only reads */
 	struct lab_reap_ctx *c = lab_os_map(sizeof(*c), 4096, 0);
 	if (!c)
 		return -ENOMEM;
-	lab_reap_snapshot(c, m, !m->readonly);
-	bool (*dead)(void *, uint32_t) = m->threads ? lab_reap_key_dead : lab_private_key_dead;
+	lab_reap_snapshot(c, m);
 	long n = 0;
 	for (uint64_t i = 0; i < m->v.pages;) {
 		uint32_t ow = lab_load_acquire(&m->v.owners[i]);
@@ -256,7 +274,7 @@ long lab_orphans(const struct labyrinth *cm, size_t *idx, size_t cap)
 			i++;
 			continue;
 		}
-		if (dead(c, ow & LAB_OW_KEY)) {
+		if (lab_reap_key_dead(c, ow & LAB_OW_KEY)) {
 			if ((size_t)n < cap)
 				idx[n] = (size_t)i;
 			n++;
@@ -265,6 +283,23 @@ long lab_orphans(const struct labyrinth *cm, size_t *idx, size_t cap)
 	}
 	lab_os_unmap(c, sizeof(*c));
 	return n;
+}
+
+/* One key judged on its own (no snapshot of the whole registry). */
+static bool key_gone_now(struct labyrinth *m, uint32_t key)
+{
+	struct lab_reap_ctx one = { .m = m };
+	if (!m->threads)
+		return private_key_dead(&one, key);
+	uint32_t i = lab_reg_key_idx(key);
+	if (i < LAB_SHARED_THREADS) {
+		struct lab_reg_ent *e = &m->threads->ent[i];
+		uint32_t w = lab_load_acquire(&e->word);
+		one.gen[i] = (uint16_t)((w >> 2) & LAB_REG_GEN_MASK);
+		if ((w & 3) == LAB_REG_LIVE && ent_gone(e))
+			one.dead[i >> 5] |= 1u << (i & 31);
+	}
+	return shared_key_dead(&one, key);
 }
 
 int lab_index_adopt(struct labyrinth *m, size_t index)
@@ -283,13 +318,7 @@ int lab_index_adopt(struct labyrinth *m, size_t index)
 	lab_whoami(m, &key);
 	if (!key)
 		return -EAGAIN;
-	struct lab_reap_ctx *c = lab_os_map(sizeof(*c), 4096, 0);
-	if (!c)
-		return -ENOMEM;
-	lab_reap_snapshot(c, m, true);
-	bool gone = (m->threads ? lab_reap_key_dead : lab_private_key_dead)(c, ow & LAB_OW_KEY);
-	lab_os_unmap(c, sizeof(*c));
-	if (!gone)
+	if (!key_gone_now(m, ow & LAB_OW_KEY))
 		return -EPERM;
 	return lab_core_adopt(&m->v, index, ow, key);
 }

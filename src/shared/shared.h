@@ -75,12 +75,12 @@ struct lab_reap_ctx {
 	uint32_t memo_key[64];			/* private mazes: keys looked up */
 	bool memo_dead[64];
 };
-LAB_HIDDEN void lab_reap_snapshot(struct lab_reap_ctx *c, struct labyrinth *m, bool mark);
+LAB_HIDDEN void lab_reap_snapshot(struct lab_reap_ctx *c, struct labyrinth *m);
+LAB_HIDDEN void lab_reap_mark(struct lab_reap_ctx *c);
 #define LAB_REAP_ALL 0
 #define LAB_REAP_RECYCLE 1
 #define LAB_REAP_CACHES 2
 LAB_HIDDEN long lab_reap_some(struct labyrinth *m, int mode);
 LAB_HIDDEN bool lab_reap_key_dead(void *ctx, uint32_t key);
-LAB_HIDDEN bool lab_private_key_dead(void *ctx, uint32_t key);
 
 #endif

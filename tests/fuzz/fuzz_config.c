@@ -20,6 +20,7 @@
  * rooms would span more than 64 GiB (256 MiB under ASan) are made
  * index-only. */
 #define _GNU_SOURCE
+#include "fuzz.h"
 #include <errno.h>
 #include <labyrinth.h>
 #include <stdarg.h>
@@ -76,23 +77,10 @@ static uint64_t in64(struct fc_in *in, unsigned bytes)
 
 static char fc_desc[512];
 
-__attribute__((format(printf, 2, 3), noreturn)) static void fc_fail(int line, const char *fmt, ...)
+static void fuzz_context(FILE *out)
 {
-	va_list ap;
-	fprintf(stderr, "fuzz_config.c:%d: %s: ", line, fc_desc);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-	abort();
+	fputs(fc_desc, out);
 }
-
-#define EXPECT(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fc_fail(__LINE__, __VA_ARGS__);                                            \
-	} while (0)
 
 /* An 8 MiB region aligned to 8 MiB, for caller-memory mazes. */
 static unsigned char *fc_buf;

@@ -24,6 +24,7 @@
  * entry fuzz_file_replay. With -DFUZZ_FILE_SEEDS it is instead a program
  * that writes the seed corpus: fuzz_file_seeds DIR (make fuzz-file-seeds). */
 #define _GNU_SOURCE
+#include "fuzz.h"
 #include "shared/format.h"
 
 #include <dirent.h>
@@ -56,31 +57,9 @@ static const unsigned ff_flags[4] = { 0, LAB_READONLY, LAB_RECOVER, LAB_RECOVER_
 
 static char ff_desc[128];
 
-__attribute__((format(printf, 2, 3), noreturn)) static void ff_fail(int line, const char *fmt, ...)
+static void fuzz_context(FILE *out)
 {
-	va_list ap;
-	fprintf(stderr, "fuzz_file.c:%d: %s: ", line, ff_desc);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-	abort();
-}
-
-#define EXPECT(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			ff_fail(__LINE__, __VA_ARGS__);                                            \
-	} while (0)
-
-static uint64_t ff_fnv1a(const void *p, size_t n)
-{
-	const uint8_t *s = p;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ s[i]) * 0x100000001b3ull;
-	return h;
+	fputs(ff_desc, out);
 }
 
 /* --------------------------------------------------------------- the file */
@@ -234,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool has_hdr = n >= sizeof h;
 	if (has_hdr && (mode & FF_FIX_SUM)) {
 		memcpy(&h, ff_buf, sizeof h);
-		h.checksum = ff_fnv1a(&h, offsetof(struct lab_obj_hdr, checksum));
+		h.checksum = lab_obj_hdr_sum(&h);
 		memcpy(ff_buf, &h, sizeof h);
 	}
 	size_t total = n;

@@ -21,6 +21,7 @@
  * would wait, nor NOFAIL when it says the call would fail (they would wait
  * forever or panic). Any difference prints what differed and aborts. */
 #define _GNU_SOURCE
+#include "fuzz.h"
 #include <errno.h>
 #include <labyrinth.h>
 #include <limits.h>
@@ -46,23 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static unsigned long fz_opno; /* operation number in the current input */
 static const char *fz_opname = "setup";
 
-__attribute__((format(printf, 2, 3), noreturn)) static void fz_fail(int line, const char *fmt, ...)
+static void fuzz_context(FILE *out)
 {
-	va_list ap;
-	fprintf(stderr, "fuzz_ops.c:%d: op %lu (%s): ", line, fz_opno, fz_opname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-	abort();
+	fprintf(out, "op %lu (%s)", fz_opno, fz_opname);
 }
-
-#define EXPECT(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			fz_fail(__LINE__, __VA_ARGS__);                                            \
-	} while (0)
 
 /* ---------------------------------------------------------------- input */
 
@@ -343,7 +331,7 @@ static void sem_wait_intr(sem_t *s)
 {
 	while (sem_wait(s) != 0)
 		if (errno != EINTR)
-			fz_fail(__LINE__, "sem_wait: %s", strerror(errno));
+			FUZZ_FAIL("sem_wait: %s", strerror(errno));
 }
 
 static void *helper_main(void *arg)
@@ -389,10 +377,10 @@ static void setup_once(void)
 	self_tid = lab_self();
 	EXPECT(self_tid != 0 && self_tid <= FZ_TID_MASK, "lab_self() = %u", self_tid);
 	if (sem_init(&H.req, 0, 0) || sem_init(&H.done, 0, 0))
-		fz_fail(__LINE__, "sem_init failed");
+		FUZZ_FAIL("sem_init failed");
 	pthread_t t;
 	if (pthread_create(&t, NULL, helper_main, NULL))
-		fz_fail(__LINE__, "pthread_create failed");
+		FUZZ_FAIL("pthread_create failed");
 	pthread_detach(t);
 	sem_wait_intr(&H.done);
 	EXPECT(helper_tid != 0 && helper_tid != self_tid, "helper tid %u, self %u", helper_tid,
