@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # labyrinth: entry points. CMake does the building; this file drives it.
 #
 #   make run             set up, build, a quick `labyrinth bench` (about a minute),

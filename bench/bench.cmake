@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The runners of `labyrinth bench` (included by the top-level CMakeLists.txt
 # after lab-bench). One set of sources, compiled once per variant:
 #   labyrinth-runner           labyrinth, labyrinth-shared, glibc, ck-stack, mutex-list,

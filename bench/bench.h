@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lab-bench: shared declarations of the benchmark driver and its workloads.
  *
  * Every workload runs the same work on labyrinth and on the baseline (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lab-bench: labyrinth against the design note's hinted linear scan.
  *
  *   lab-bench [--runs N] [--only NAME[,NAME...]] [--quick] [--pin]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The peers of the runners: one allocator of page-sized rooms behind a small
  * table of function pointers, so that every peer runs the very same timed
  * loops (each pays the same indirect call).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pinning a benchmark thread, shared by lab-bench and the runners. */
 #define _GNU_SOURCE
 #include "util.h"

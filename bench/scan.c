@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The baseline allocator: see scan.h. */
 #define _GNU_SOURCE
 #include "scan.h"

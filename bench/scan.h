@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The baseline: the design note's linear CAS scan at its best.
  *
  * One byte per room (0 free, 1 allocated) and a shared cursor where the last

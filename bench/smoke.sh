@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Smoke test of the runners: every peer of every runner binary in BUILD_DIR,
 # every workload, 1 and 2 threads, at tiny sizes. Each invocation must exit
 # 0 and print only well-formed result lines with status ok or na.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by lab-bench and the runners: a monotonic clock in ns and
  * a fixed-seed random generator (xorshift64*), all inline.
  */

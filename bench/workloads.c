@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lab-bench workloads: each runs the same work on labyrinth and on the
  * baseline scan, checks the results outside the timed loops, and reports
  * ns (or us) per operation for one run.

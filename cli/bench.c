@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* labyrinth bench: runs the runner executables (bench/runner) as child
  * processes, one measurement each: a warm-up, then --runs runs per
  * workload x threads x peer; the median of each metric, the ratio to

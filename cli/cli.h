@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The labyrinth command: shared declarations of its subcommands.
  *
  * main.c     dispatch, --help, --version

@@ -1,14 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /* Mazes in files and in shared memory: `labyrinth check` and `labyrinth
  * recover`, and the opening and inspection behind `map` and `stats` on
- * FILE or --shm NAME.
- *
- * check reads the object header itself (src/shared/format.h) for what the
- * API does not report: whether the file was closed cleanly, and why the
- * library refused a file. It only reads, after the library has checked the
- * header (or refused it), and never writes.
+ * FILE or --shm NAME. Only the public API: lab_file_inspect says why a file
+ * is refused, lab_file_clean whether it was closed cleanly.
  */
 #include "cli.h"
-#include "shared/format.h"
 
 #include <labyrinth/shared.h>
 
@@ -44,134 +40,55 @@ static const char *errno_name(int err)
 		return "ENOSYS";
 	case EEXIST:
 		return "EEXIST";
+	case EISDIR:
+		return "EISDIR";
+	case ENODEV:
+		return "ENODEV";
+	case ELOOP:
+		return "ELOOP";
 	default:
 		return "E?";
 	}
 }
 
-/* "-EUCLEAN (maze metadata inconsistent)"; lab_strerror does not know the
- * errors of opening an object, so strerror's text is used for those. */
+/* "-EUCLEAN (not a maze, ...)"; strerror's text where lab_strerror has none. */
 static const char *err_text(int err, char *buf, size_t len)
 {
 	const char *t = lab_strerror(err);
 
-	if (!strcmp(t, "unknown error") || err == -ENOENT)
+	if (!strcmp(t, "unknown error"))
 		t = strerror(-err);
 	snprintf(buf, len, "-%s (%s)", errno_name(err), t);
 	return buf;
-}
-
-/* ---- the header, read by us ---- */
-
-struct file_hdr {
-	bool ok;    /* read whole */
-	bool clean; /* state word CLEAN */
-	uint32_t flags;
-	long long size;
-};
-
-/* Read the header of path; on a refusal, explain it in why. */
-static void hdr_read(const char *path, struct file_hdr *fh, char *why, size_t len)
-{
-	struct lab_obj_hdr h;
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = -1;
-
-	memset(fh, 0, sizeof(*fh));
-	if (why && len)
-		why[0] = 0;
-	fh->size = -1;
-	if (fd < 0)
-		return;
-	if (!fstat(fd, &st))
-		fh->size = (long long)st.st_size;
-	if (fh->size >= 0)
-		n = pread(fd, &h, sizeof(h), 0);
-	close(fd);
-	if (fh->size < 0 || n < 0)
-		return;
-	if ((size_t)n < 8 || memcmp(h.magic, LAB_OBJ_MAGIC, 8)) {
-		if (fh->size < (long long)LAB_OBJ_HDR_BYTES && (size_t)n >= 8 &&
-		    !memcmp(h.magic, LAB_OBJ_MAGIC, 8))
-			snprintf(why, len, "truncated: %lld bytes, less than its header", fh->size);
-		else if (fh->size == 0)
-			snprintf(why, len, "an empty file, not a maze");
-		else
-			snprintf(why, len, "not a maze file (no %s magic at the start)",
-				 LAB_OBJ_MAGIC);
-		return;
-	}
-	if (fh->size < (long long)LAB_OBJ_HDR_BYTES || (size_t)n < sizeof(h)) {
-		snprintf(why, len, "truncated: %lld bytes, less than its %u-byte header", fh->size,
-			 LAB_OBJ_HDR_BYTES);
-		return;
-	}
-	if (h.endian != LAB_OBJ_ENDIAN) {
-		snprintf(why, len, "%s",
-			 h.endian == __builtin_bswap32(LAB_OBJ_ENDIAN) ?
-				 "written on a machine of the other byte order" :
-				 "a damaged header (byte order mark)");
-		return;
-	}
-	if (h.version != LAB_OBJ_VERSION) {
-		snprintf(why, len, "format version %u; this build reads version %u", h.version,
-			 LAB_OBJ_VERSION);
-		return;
-	}
-	if (h.hdr_size != sizeof(h) || h.checksum != lab_obj_hdr_sum(&h)) {
-		snprintf(why, len, "a damaged header (its checksum does not match)");
-		return;
-	}
-	if (h.kind != LAB_OBJ_FILE) {
-		snprintf(why, len, "holds a maze of kind %u, not a file maze", h.kind);
-		return;
-	}
-	if ((uint64_t)fh->size != h.total_len) {
-		snprintf(why, len, "%s: the header says %llu bytes, the file has %lld",
-			 (uint64_t)fh->size < h.total_len ? "truncated" : "the wrong size",
-			 (unsigned long long)h.total_len, fh->size);
-		return;
-	}
-	fh->ok = true;
-	fh->clean = atomic_load_explicit(&h.state, memory_order_relaxed) == LAB_OBJ_CLEAN;
-	fh->flags = h.flags;
-	snprintf(why, len,
-		 "the header is sound, the metadata damaged (its fixed parts fail "
-		 "the checks of lab_file_open)");
 }
 
 /* ---- opening ---- */
 
 int maze_file_open(const char *path, unsigned flags, struct labyrinth **maze, char *msg, size_t len)
 {
-	char eb[96], why[160];
+	char eb[96], why[200];
 	int e = lab_file_open(path, flags, maze);
 
 	if (!e)
 		return 0;
 	why[0] = 0;
-	if (e == -EUCLEAN || e == -EPROTO) {
-		struct file_hdr fh;
+	if (e == -EUCLEAN && (flags & (LAB_RECOVER | LAB_RECOVER_KEEP))) {
+		struct labyrinth *ro;
 
-		hdr_read(path, &fh, why, sizeof(why));
-		if (fh.ok && !fh.clean &&
-		    !(flags & (LAB_READONLY | LAB_RECOVER | LAB_RECOVER_KEEP)))
+		/* the open's checks passed read-only: lab_recover refused it */
+		if (lab_file_open(path, LAB_READONLY, &ro) == 0) {
+			lab_detach(ro);
 			snprintf(why, sizeof(why),
-				 "not closed cleanly: it needs recovery "
-				 "('labyrinth recover')");
-		else if (fh.ok && (flags & (LAB_RECOVER | LAB_RECOVER_KEEP)))
-			snprintf(why, sizeof(why),
-				 "the header is sound, the metadata damaged in a "
-				 "way no crash leaves: lab_recover refuses it and "
-				 "writes nothing");
-	} else if (e == -EBUSY) {
-		snprintf(why, sizeof(why),
-			 "another process has it open (a file maze is used by "
-			 "one process at a time)");
+				 "the header is sound, the metadata damaged in a way no crash "
+				 "leaves: lab_recover refuses it and writes nothing");
+		}
 	}
-	snprintf(msg, len, "cannot open %s: %s%s%s", path, err_text(e, eb, sizeof(eb)),
-		 why[0] ? ": " : "", why);
+	if (!why[0] && lab_file_inspect(path, why, sizeof(why)) != e)
+		why[0] = 0; /* changed in between: no reason to give */
+	if (why[0])
+		snprintf(msg, len, "cannot open %s: -%s: %s", path, errno_name(e), why);
+	else
+		snprintf(msg, len, "cannot open %s: %s", path, err_text(e, eb, sizeof(eb)));
 	return e;
 }
 
@@ -227,11 +144,8 @@ int maze_source_open(struct scenario *sc, const char *file, const char *shm)
 		e = maze_file_open(file, LAB_READONLY, &maze, msg, sizeof(msg));
 		if (e)
 			return cli_error("%s", msg);
-		struct file_hdr fh;
-
-		hdr_read(file, &fh, NULL, 0);
 		snprintf(sc->source, sizeof(sc->source), "file %s%s", file,
-			 fh.ok && !fh.clean ? " (not closed cleanly)" : "");
+			 lab_file_clean(maze) == 0 ? " (not closed cleanly)" : "");
 	} else {
 		char eb[96];
 
@@ -320,10 +234,9 @@ int cmd_check(int argc, char **argv)
 	};
 	struct labyrinth *maze;
 	struct scenario sc;
-	struct file_hdr fh;
 	const char *path, *status;
 	char msg[512], problem[512];
-	bool json = false;
+	bool json = false, clean, index_only;
 	int c, e, kind;
 
 	opterr = 0;
@@ -363,7 +276,8 @@ int cmd_check(int argc, char **argv)
 	}
 	memset(&sc, 0, sizeof(sc));
 	inspect(&sc, maze);
-	hdr_read(path, &fh, NULL, 0);
+	clean = lab_file_clean(maze) == 1;
+	index_only = lab_index_page(maze, 0) == NULL;
 	kind = lab_kind(maze);
 	if (kind < 0)
 		kind = LAB_KIND_FILE; /* it was opened as one */
@@ -371,16 +285,13 @@ int cmd_check(int argc, char **argv)
 
 	const struct lab_stats *s = &sc.st;
 	problem[0] = 0;
-	if (!fh.ok) {
-		status = "error";
-		snprintf(problem, sizeof(problem), "%s: its header could not be read again", path);
-	} else if (sc.valid) {
+	if (sc.valid) {
 		status = "damaged";
 		snprintf(problem, sizeof(problem), "%s is damaged: lab_validate: %s (%s)%s", path,
 			 sc.why[0] ? sc.why : "no reason given", lab_strerror(sc.valid),
-			 fh.clean ? "" :
-				    "; it was not closed cleanly: 'labyrinth recover' may mend it");
-	} else if (!fh.clean) {
+			 clean ? "" :
+				 "; it was not closed cleanly: 'labyrinth recover' may mend it");
+	} else if (!clean) {
 		status = "needs-recovery";
 		snprintf(problem, sizeof(problem),
 			 "%s was not closed cleanly (its process died): it needs recovery, "
@@ -399,10 +310,10 @@ int cmd_check(int argc, char **argv)
 		       "\"cached\": %zu, \"allocated\": %zu, \"exclusive\": %zu, \"owners\": %d, "
 		       "\"huge_free\": %zu, \"rows\": %zu, \"reserve\": %zu, \"max_order\": %zu, "
 		       "\"meta_bytes\": %zu, \"orphans\": ",
-		       status, kind_name(kind), fh.clean ? "true" : "false",
-		       fh.flags & LAB_NO_MEMORY ? "true" : "false", s->pages, s->page_size, s->free,
-		       s->cached, sc.allocated, sc.exclusive, sc.nowners, s->huge_free, s->rows,
-		       s->reserve, s->max_order, s->meta_bytes);
+		       status, kind_name(kind), clean ? "true" : "false",
+		       index_only ? "true" : "false", s->pages, s->page_size, s->free, s->cached,
+		       sc.allocated, sc.exclusive, sc.nowners, s->huge_free, s->rows, s->reserve,
+		       s->max_order, s->meta_bytes);
 		if (sc.orphans >= 0)
 			printf("%ld", sc.orphans);
 		else
@@ -418,10 +329,9 @@ int cmd_check(int argc, char **argv)
 	} else {
 		printf("file          %s\n", path);
 		printf("kind          %s, %s\n", kind_name(kind),
-		       fh.flags & LAB_NO_MEMORY ? "index-only (no room memory)" :
-						  "with room memory");
+		       index_only ? "index-only (no room memory)" : "with room memory");
 		printf("closed        %s\n",
-		       fh.clean ? "cleanly" : "NOT cleanly (a process died with it open)");
+		       clean ? "cleanly" : "NOT cleanly (a process died with it open)");
 		printf("pages         %zu\n", s->pages);
 		printf("page_size     %zu\n", s->page_size);
 		printf("free          %zu (%.1f%%)\n", s->free,
@@ -480,7 +390,6 @@ int cmd_recover(int argc, char **argv)
 	struct labyrinth *maze;
 	struct lab_recovery r;
 	struct lab_stats s;
-	struct file_hdr fh;
 	const char *path;
 	struct orphan {
 		size_t index;
@@ -511,10 +420,10 @@ int cmd_recover(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 
-	hdr_read(path, &fh, NULL, 0);
 	e = maze_file_open(path, keep ? LAB_RECOVER_KEEP : LAB_RECOVER, &maze, msg, sizeof(msg));
 	if (e)
 		return cli_error("%s", msg);
+	int was_clean = lab_file_clean(maze);
 	/* Everything is gathered and the file closed before anything is
 	 * printed: a reader that goes away (| head) must not leave it open. */
 	lab_recovery_info(maze, &r);
@@ -539,9 +448,9 @@ int cmd_recover(int argc, char **argv)
 	e = lab_detach(maze);
 
 	printf("file          %s (%s)\n", path,
-	       !fh.ok	? "its state was unknown" :
-	       fh.clean ? "it had been closed cleanly" :
-			  "it had not been closed cleanly");
+	       was_clean < 0 ? "its state was unknown" :
+	       was_clean     ? "it had been closed cleanly" :
+			       "it had not been closed cleanly");
 	printf("reclaimed     %zu room(s) of gone owners returned\n", r.reclaimed);
 	printf("kept          %zu room(s) of gone owners kept, in %zu block(s)\n", r.kept,
 	       r.kept_blocks);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A 5x7 bitmap font for the map's legend and caption: digits, letters (lower
  * case drawn as upper case) and a little punctuation. Each glyph is 7 rows;
  * bit 4 of a row is its leftmost column. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* labyrinth: the command. `labyrinth SUBCOMMAND [OPTIONS]`; see docs/labyrinth.1. */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* labyrinth map: run the scenario (or open a file maze, or attach a shared
  * one), then draw the maze from lab_room_info(): a PNG (libpng) and/or a
  * small ANSI picture in the terminal.

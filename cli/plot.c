@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bench plot: gnuplot (gnuplot-nox) draws a PNG from two data files.
  * Panel 1: median ns per operation per workload (grouped bars, one per
  * peer, log scale), at the first thread count of each. Panel 2, when several thread

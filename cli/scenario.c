@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The scenario behind `labyrinth map` and `labyrinth stats`: a maze of
  * index-only rooms (no memory behind them), worked on by several threads so
  * that several owners appear, some blocks exclusive and some rooms left in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* labyrinth stats: run the scenario (or open a file maze, or attach a shared
  * one), print lab_stats and lab_validate's verdict. */
 #include "cli.h"

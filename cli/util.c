@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small helpers of the labyrinth command: option values, lists, messages. */
 #include "cli.h"
 

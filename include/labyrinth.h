@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* labyrinth: a lock-free page-frame allocator with exclusive ownership.
  *
  * A maze hands out fixed-size rooms (pages) of one size, 4 KiB, 2 MiB, 1 GiB

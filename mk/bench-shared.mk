@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Benchmarks of issue 5, shared and file-backed mazes (docs/BENCHMARKS.md):
 #
 #   make bench-shared [BUILD=build] [BENCH_SHARED_RUNS=5] [BENCH_SHARED_DIR=/tmp]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Fuzzing (issue 4, section 5): tests/fuzz/.
 #
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_ARGS=...] [FUZZ_TARGETS="ops config file"]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # make test-msan: the library and tests under clang MemorySanitizer
 # (build-msan/). The build-system checks (consumer, headers, freestanding)
 # and programs linking other uninstrumented libraries are left out.

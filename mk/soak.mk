@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # make soak DURATION=seconds: scripts/soak.sh over the normal build and a
 # race-widening build (-DLAB_DEBUG_YIELD) in build-yield/.
 DURATION ?= 60

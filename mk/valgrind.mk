@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # make test-valgrind: every test program under valgrind memcheck, in its own
 # build (build-valgrind/, -O1 -g). helgrind and drd are not used: they give
 # false reports on C11 atomics. LAB_TEST_SCALE shrinks the stress loops.

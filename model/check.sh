@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Exhaustive check of model/labyrinth.pml with spin, plus mutants that must fail.
 #
 # usage: model/check.sh [WORKDIR]

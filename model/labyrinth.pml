@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * labyrinth.pml: a Promela model of labyrinth's alloc/free/give protocol
  * (src/core: rows.c, cache.h, cache.c, core.c). Checked by model/check.sh

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # model/: the Promela model of the alloc/free/give protocol (issue 4, section 6).
 # Included from the tests block of the top-level CMakeLists.txt.
 # The model does not depend on how the library is built: it runs in the plain

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Prove that the core builds freestanding: compile src/core/*.c with
 # -ffreestanding -fno-builtin -nostdlib and only the compiler's own headers
 # (stdatomic.h, stdint.h, stddef.h, stdbool.h; no libc headers), link the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Make sure the tools labyrinth needs are installed (Debian 12).
 #
 # Idempotent and quick when everything is there (one dpkg-query, no apt).

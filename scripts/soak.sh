@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Soak: run every concurrency test again and again for DURATION seconds,
 # with fresh seeds, in three set-ups: the normal build, oversubscribed (all
 # threads on CPU 0), and a race-widening build (-DLAB_DEBUG_YIELD) that yields

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Run each test program of a build under valgrind memcheck; fail on any error.
 set -u
 dir=${1:-build-valgrind}

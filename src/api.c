@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public allocation and free calls: GFP policy, zeroing, waiting, and
  * translation between addresses and room indices. */
 #define _GNU_SOURCE
@@ -308,23 +309,27 @@ void dealloc_labyrinth_page_exclusive(struct labyrinth *m, void *page)
 	}
 }
 
+/* Each text holds for every call that returns the code; where the code
+ * means different things to different calls, the calls are named. */
 const char *lab_strerror(int err)
 {
 	switch (err) {
 	case 0:
 		return "success";
 	case -EINVAL:
-		return "invalid argument";
+		return "invalid argument: a bad maze handle, flag, order, size or index";
 	case -ENOMEM:
 		return "out of memory";
 	case -EOVERFLOW:
 		return "size overflows";
 	case -EFAULT:
-		return "address outside the maze";
+		return "address or index outside the maze";
 	case -ENOENT:
-		return "not allocated, or no such file or object";
+		return "no such file or shared-memory object (open, attach), or the room is "
+		       "not allocated (free, give, adopt)";
 	case -EBUSY:
-		return "in use by another process";
+		return "busy: the object is open in another process or already in this one "
+		       "(open, attach), or a live process uses the maze (recover)";
 	case -EPROTO:
 		return "another format version or byte order";
 	case -EEXIST:
@@ -332,7 +337,7 @@ const char *lab_strerror(int err)
 	case -EACCES:
 		return "permission denied";
 	case -EAGAIN:
-		return "thread registry of the shared maze is full";
+		return "the thread registry of the shared maze is full";
 	case -ESRCH:
 		return "no such thread";
 	case -ENOSYS:
@@ -342,7 +347,26 @@ const char *lab_strerror(int err)
 	case -EPERM:
 		return "not the owner";
 	case -EUCLEAN:
-		return "maze metadata inconsistent";
+		return "not a maze, a damaged one, or not closed cleanly (lab_file_inspect "
+		       "says which; LAB_RECOVER mends a crash)";
+	case -EISDIR:
+		return "a directory, not a maze object";
+	case -ENODEV:
+		return "not a regular file: a FIFO, socket or device cannot hold a maze";
+	case -ELOOP:
+		return "too many symbolic links, or a symbolic link where none is followed";
+	case -ENAMETOOLONG:
+		return "name too long";
+	case -ENOTDIR:
+		return "a component of the path is not a directory";
+	case -EROFS:
+		return "read-only file system";
+	case -EMFILE:
+		return "too many open files or mazes in this process";
+	case -ENFILE:
+		return "too many open files in the system";
+	case -ENOSPC:
+		return "no space left for the object";
 	default:
 		return "unknown error";
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The hosted layer's private declarations: the maze handle, per-thread
  * state, panics. Nothing here is exported. */
 #ifndef LAB_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The process-wide default maze and the functions behind
  * <labyrinth/linux.h>.
  *

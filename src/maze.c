@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Making and unmaking mazes: configuration checks, memory, the handle pool.
  *
  * Handles come from a static pool used round-robin, so a destroyed handle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Panics: a replaceable handler; the default writes and aborts. All of it
  * is async-signal-safe: no stdio, no allocation. */
 #include "internal.h"

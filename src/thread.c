@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-thread state: the cached thread id and the cache slot a thread holds
  * in each maze it uses. A thread's slots go back to their mazes when it
  * exits (a pthread key destructor); a fork child re-reads its id. */

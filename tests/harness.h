@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A tiny test harness: TEST(name) registers a test, CHECK / CHECK_EQ report
  * file:line and the values and go on, REQUIRE stops the test (main thread
  * only). main() runs every test whose name contains argv[1] and ends with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Every flag and every error code of the public API (issue 2, include/labyrinth.h).
  * After each error the free count and lab_validate() show nothing changed. */
 #define _GNU_SOURCE

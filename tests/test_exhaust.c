@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exhaustion: every room exactly once, aligned, distinct, writable, then NULL,
  * at 4 KiB, 2 MiB and 1 GiB rooms and index-only; blocks of order 9 and of
  * mixed orders fill the maze; a nearly full maze finds its one free room;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fail-hard: allocpage_gfp_atomic_exclusive never returns NULL, the default
  * panic writes the message to stderr and aborts, custom handlers get the
  * message, a handler that returns is followed by abort(), and

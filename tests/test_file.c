@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* File-backed mazes (issue 5): opening a file is never trusting it.
  *
  * Every refused lab_file_open must leave the file byte for byte as it was
@@ -21,7 +22,9 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,8 +148,9 @@ static void refused_at(int line, const char *path, unsigned flags, int want, con
 {
 	struct stat st;
 	bool exists = stat(path, &st) == 0;
+	bool regular = exists && S_ISREG(st.st_mode); /* else its content is not compared */
 	struct blob before = { NULL, 0 };
-	if (exists)
+	if (regular)
 		before = slurp(path);
 	struct labyrinth *m = NULL;
 	cur_case = what;
@@ -155,14 +159,31 @@ static void refused_at(int line, const char *path, unsigned flags, int want, con
 	CHECK_MSG(rc == want, "line %d: %s, flags %#x: lab_file_open = %d (%s), want %d (%s)", line,
 		  what, flags, rc, lab_strerror(rc), want, lab_strerror(want));
 	CHECK_MSG(m == NULL, "line %d: %s: failed open left a maze", line, what);
-	if (rc == 0 && m) {
+	if (m)
 		lab_detach(m);
-	} else if (exists) {
+	/* lab_file_inspect gives open's verdict for flags 0, with a reason */
+	if (flags == 0) {
+		char why[200] = "unset";
+		cur_case = what;
+		int ri = lab_file_inspect(path, why, sizeof why);
+		cur_case = "";
+		CHECK_MSG(ri == want, "line %d: %s: lab_file_inspect = %d (%s), want %d", line,
+			  what, ri, why, want);
+		CHECK_MSG(want == 0 ? why[0] == 0 : why[0] != 0 && strcmp(why, "unset"),
+			  "line %d: %s: lab_file_inspect gave the reason '%s'", line, what, why);
+	}
+	struct stat now;
+	if (rc == 0 && m)
+		;
+	else if (regular)
 		CHECK_MSG(same_as(path, before), "line %d: %s, flags %#x: the file changed", line,
 			  what, flags);
-	} else {
-		CHECK_MSG(stat(path, &st) != 0, "line %d: %s: the open made a file", line, what);
-	}
+	else if (exists)
+		CHECK_MSG(stat(path, &now) == 0 && now.st_ino == st.st_ino &&
+				  now.st_mode == st.st_mode,
+			  "line %d: %s, flags %#x: the object changed", line, what, flags);
+	else
+		CHECK_MSG(stat(path, &now) != 0, "line %d: %s: the open made a file", line, what);
 	free(before.p);
 }
 #define REFUSED(path, flags, want, what) refused_at(__LINE__, path, flags, want, what)
@@ -395,10 +416,8 @@ TEST(open_not_a_maze)
 		REFUSED_ALL(p, -EUCLEAN, "magic, then random");
 	}
 	free(buf);
-	/* a directory is no maze either; which error is not documented */
-	struct labyrinth *m = NULL;
-	int rc = lab_file_open(tdir, 0, &m);
-	CHECK_MSG(rc < 0 && m == NULL, "open of a directory = %d", rc);
+	/* a directory is no maze either */
+	REFUSED_ALL(tdir, -EISDIR, "a directory");
 }
 
 /* ------------------------------------------------------------ headers */
@@ -1429,4 +1448,265 @@ TEST(index_only_file_is_small)
 	CHECK_EQ(free_rooms(m), (size_t)1 << 20);
 	VALID(m);
 	lab_detach(m);
+}
+
+/* ------------------------------------------------------------ objects that are no file */
+
+/* A call that blocks ends the run with the case named, instead of hanging
+ * until ctest's timeout. */
+static void on_sigalrm(int sig)
+{
+	static const char msg[] = "test_file: blocked (10 s) while opening: ";
+	const char *c = cur_case;
+	ssize_t r = write(2, msg, sizeof msg - 1);
+	r = write(2, c, strlen(c));
+	r = write(2, "\n", 1);
+	(void)r;
+	(void)sig;
+	_exit(5);
+}
+
+/* Nothing but a regular file is a maze, and no open blocks on any other
+ * object: a FIFO (whose open would wait for a writer), a socket, character
+ * devices, a directory, and symbolic links to each. Every open mode and
+ * lab_file_inspect answer at once with the documented error. */
+TEST(open_never_blocks_on_any_object)
+{
+	struct sigaction sa = { 0 }, old;
+	sa.sa_handler = on_sigalrm;
+	sigaction(SIGALRM, &sa, &old);
+	alarm(10);
+
+	const char *fifo = pth("fifo");
+	REQUIRE(mkfifo(fifo, 0600) == 0);
+	REFUSED_ALL(fifo, -ENODEV, "a FIFO");
+	const char *sock = pth("sock");
+	int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	REQUIRE(sfd >= 0);
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	REQUIRE(strlen(sock) < sizeof un.sun_path);
+	strcpy(un.sun_path, sock);
+	REQUIRE(bind(sfd, (struct sockaddr *)&un, sizeof un) == 0);
+	REQUIRE(listen(sfd, 1) == 0);
+	REFUSED_ALL(sock, -ENODEV, "a listening socket");
+	REFUSED_ALL("/dev/null", -ENODEV, "/dev/null");
+	REFUSED_ALL("/dev/zero", -ENODEV, "/dev/zero");
+	REFUSED_ALL(tdir, -EISDIR, "a directory");
+
+	/* pth's buffers rotate: the targets get their own */
+	char to_fifo[256], to_sock[256], gone[256];
+	snprintf(to_fifo, sizeof to_fifo, "%s", fifo);
+	snprintf(to_sock, sizeof to_sock, "%s", sock);
+	snprintf(gone, sizeof gone, "%s", pth("gone"));
+	const struct {
+		const char *target, *link;
+		int want;
+	} links[] = {
+		{ to_fifo, "to-fifo", -ENODEV },     { to_sock, "to-sock", -ENODEV },
+		{ "/dev/null", "to-null", -ENODEV }, { tdir, "to-dir", -EISDIR },
+		{ gone, "dangling", -ENOENT },
+	};
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+		char l[256];
+		snprintf(l, sizeof l, "%s", pth(links[i].link));
+		REQUIRE(symlink(links[i].target, l) == 0);
+		REFUSED_ALL(l, links[i].want, links[i].link);
+	}
+	/* a symbolic link to a maze is a maze */
+	make_file(pth("real"), 64, 0, NULL);
+	REQUIRE(symlink(pth("real"), pth("to-real")) == 0);
+	lab_detach(OPEN_OK(pth("to-real"), 0));
+
+	/* fds: a pipe, a socket, a directory, a device */
+	int pfd[2];
+	REQUIRE(pipe(pfd) == 0);
+	int dfd = open(tdir, O_RDONLY | O_DIRECTORY);
+	int zfd = open("/dev/zero", O_RDONLY);
+	REQUIRE(dfd >= 0 && zfd >= 0);
+	const struct {
+		int fd, want;
+		const char *what;
+	} fds[] = {
+		{ pfd[0], -ENODEV, "a pipe's read end" },
+		{ pfd[1], -ENODEV, "a pipe's write end" },
+		{ sfd, -ENODEV, "a socket" },
+		{ dfd, -EISDIR, "a directory" },
+		{ zfd, -ENODEV, "/dev/zero" },
+	};
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+		struct labyrinth *m = NULL;
+		cur_case = fds[i].what;
+		int rc = lab_attach_fd(fds[i].fd, &m);
+		cur_case = "";
+		CHECK_MSG(rc == fds[i].want && !m, "lab_attach_fd(%s) = %d (%s), want %d",
+			  fds[i].what, rc, lab_strerror(rc), fds[i].want);
+	}
+
+	/* POSIX shared memory: the same objects under /dev/shm */
+	char name[64], path[96];
+	snprintf(name, sizeof name, "/lab-test-fifo-%d", (int)getpid());
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	struct labyrinth *m = NULL;
+	if (mkfifo(path, 0600) == 0) {
+		cur_case = "a FIFO in /dev/shm";
+		CHECK_EQ(lab_shm_attach(name, &m), -ENODEV);
+		unlink(path);
+		REQUIRE(mkdir(path, 0700) == 0);
+		cur_case = "a directory in /dev/shm"; /* glibc's shm_open says EINVAL */
+		CHECK_EQ(lab_shm_attach(name, &m), -EINVAL);
+		rmdir(path);
+		REQUIRE(symlink("/dev/null", path) == 0);
+		cur_case = "a symbolic link in /dev/shm";
+		CHECK_EQ(lab_shm_attach(name, &m), -ELOOP);
+		unlink(path);
+		CHECK(m == NULL);
+	} else {
+		CHECK_MSG(0, "mkfifo %s: %s", path, strerror(errno));
+	}
+	cur_case = "";
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(sfd);
+	close(dfd);
+	close(zfd);
+}
+
+static void inspect_is_at(int line, const char *path, int want, const char *reason)
+{
+	struct blob before = slurp(path);
+	char why[200] = "unset";
+	int rc = lab_file_inspect(path, why, sizeof why);
+	CHECK_MSG(rc == want && !strcmp(why, reason),
+		  "line %d: lab_file_inspect = %d '%s', want %d '%s'", line, rc, why, want, reason);
+	CHECK_MSG(same_as(path, before), "line %d: lab_file_inspect changed the file", line);
+	free(before.p);
+}
+#define INSPECT_IS(path, want, reason) inspect_is_at(__LINE__, path, want, reason)
+
+/* holds the file at arg open read-only until told */
+static void kid_read_only(int in, int out, const void *arg)
+{
+	struct labyrinth *m = NULL;
+	int rc = lab_file_open(arg, LAB_READONLY, &m);
+	say(out, rc == 0 ? 'r' : 'e');
+	hear(in);
+	if (m)
+		lab_detach(m);
+	_exit(rc == 0 ? 0 : 1);
+}
+
+/* lab_file_inspect: open's verdict in words, nothing written. */
+TEST(inspect_says_why)
+{
+	const char *p = pth("inspect"), *q = pth("inspect-bad");
+	make_file(p, 300, 0, NULL);
+	INSPECT_IS(p, 0, "");
+	struct blob b = slurp(p);
+	struct lab_obj_hdr h;
+	hdr_get(b, &h);
+
+	/* the header's complaints */
+	char want[128];
+	spit(q, b.p, 4096);
+	snprintf(want, sizeof want, "file is 4096 bytes, the header says %llu",
+		 (unsigned long long)b.n);
+	INSPECT_IS(q, -EUCLEAN, want);
+	spit(q, b.p, 1000);
+	INSPECT_IS(q, -EUCLEAN, "file is 1000 bytes, smaller than a header of 4096");
+	spit(q, "", 0);
+	INSPECT_IS(q, -EUCLEAN, "not a maze: empty");
+	struct lab_obj_hdr bad = h;
+	bad.magic[0] ^= 1;
+	hdr_put(b, &bad, true);
+	spit(q, b.p, b.n);
+	INSPECT_IS(q, -EUCLEAN, "not a maze: no labyrinth magic at the start");
+	bad = h;
+	bad.reserve ^= 1;
+	hdr_put(b, &bad, false);
+	spit(q, b.p, b.n);
+	INSPECT_IS(q, -EUCLEAN, "checksum mismatch in the header");
+	bad = h;
+	bad.version = LAB_OBJ_VERSION + 1;
+	hdr_put(b, &bad, true);
+	spit(q, b.p, b.n);
+	snprintf(want, sizeof want, "format version %u; this library reads version %u",
+		 LAB_OBJ_VERSION + 1, LAB_OBJ_VERSION);
+	INSPECT_IS(q, -EPROTO, want);
+	bad = h;
+	bad.endian = __builtin_bswap32(LAB_OBJ_ENDIAN);
+	hdr_put(b, &bad, true);
+	spit(q, b.p, b.n);
+	INSPECT_IS(q, -EPROTO, "written on a machine of the other byte order");
+	bad = h;
+	bad.rooms_off += 4096;
+	hdr_put(b, &bad, true);
+	spit(q, b.p, b.n);
+	INSPECT_IS(q, -EUCLEAN, "offsets in the header do not match its sizes");
+	bad = h;
+	bad.kind = LAB_OBJ_SHARED;
+	hdr_put(b, &bad, true);
+	spit(q, b.p, b.n);
+	INSPECT_IS(q, -EUCLEAN, "holds a shared-memory maze, not a file maze");
+	hdr_put(b, &h, false);
+
+	/* not closed cleanly: recovery, not damage */
+	struct blocks blk;
+	pid_t kid;
+	const char *u = pth("inspect-unclean");
+	dead_maker(u, &blk, &kid);
+	INSPECT_IS(u, -EUCLEAN, "not closed cleanly: open with LAB_RECOVER");
+	struct labyrinth *m = OPEN_OK(u, LAB_RECOVER);
+	lab_detach(m);
+	INSPECT_IS(u, 0, "");
+
+	/* locks: this process, then another */
+	m = OPEN_OK(p, 0);
+	INSPECT_IS(p, -EBUSY, "already open in this process");
+	lab_detach(m);
+	struct kid k = kid_start(kid_read_only, p);
+	REQUIRE(kid_read(&k) == 'r');
+	INSPECT_IS(p, -EBUSY, "open in another process (its lock is held)");
+	kid_say(&k, 'x');
+	CHECK_EQ(kid_end(&k), 0);
+	INSPECT_IS(p, 0, "");
+
+	/* the reason is cut to whylen, and why may be NULL */
+	char tiny[8];
+	spit(q, "", 0);
+	CHECK_EQ(lab_file_inspect(q, tiny, sizeof tiny), -EUCLEAN);
+	CHECK(!strcmp(tiny, "not a m"));
+	CHECK_EQ(lab_file_inspect(q, NULL, 0), -EUCLEAN);
+	CHECK_EQ(lab_file_inspect(p, NULL, 0), 0);
+	CHECK_EQ(lab_file_inspect(NULL, tiny, sizeof tiny), -EINVAL);
+	CHECK_EQ(lab_file_inspect(pth("none"), tiny, 0), -ENOENT);
+	free(b.p);
+}
+
+/* Every code an open or attach returns has its own text, and the text is
+ * true for the calls that return it. */
+TEST(error_texts_are_true)
+{
+	static const int codes[] = { EINVAL, ENOMEM, EOVERFLOW, EFAULT, ENOENT,	      EBUSY,
+				     EPROTO, EEXIST, EACCES,	EAGAIN, ESRCH,	      ENOSYS,
+				     EIO,    EPERM,  EUCLEAN,	EISDIR, ENODEV,	      ELOOP,
+				     EMFILE, ENFILE, ENOSPC,	EROFS,	ENAMETOOLONG, ENOTDIR };
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		CHECK_MSG(strcmp(lab_strerror(-codes[i]), "unknown error"),
+			  "lab_strerror(-%d) has no text", codes[i]);
+	/* a second attach in the same process: EBUSY, and the text says so */
+	struct lab_config cfg = { .pages = 64 };
+	struct labyrinth *a = NULL, *b = NULL;
+	int fd = -1;
+	REQUIRE(lab_create_fd(&cfg, &fd, &a) == 0);
+	CHECK_EQ(lab_attach_fd(fd, &b), -EBUSY);
+	CHECK(strstr(lab_strerror(-EBUSY), "already in this one") != NULL);
+	lab_detach(a);
+	close(fd);
+	/* a missing shm name: ENOENT, described as a missing object */
+	CHECK_EQ(lab_shm_attach("/lab-test-no-such-object", &b), -ENOENT);
+	CHECK(strstr(lab_strerror(-ENOENT), "no such file or shared-memory object") != NULL);
+	/* EUCLEAN names the call that tells its meanings apart */
+	CHECK(strstr(lab_strerror(-EUCLEAN), "lab_file_inspect") != NULL);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bad-input catalogue of docs/DESIGN.md that test_api.c does not
  * already cover, and thread-id reuse. Each case checks the exact answer and
  * that the maze did not change (free count and lab_validate). */

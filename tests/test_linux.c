@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* <labyrinth/linux.h>: the issue's snippet compiles and works as written, the
  * other Linux-style names work on the default maze, LABYRINTH_PAGES is
  * honoured and the default maze is made once when threads race to make it.

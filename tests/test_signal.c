@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signal reentrancy: a timer signal aimed at the main thread every 50 us
  * allocates blocks (LAB_GFP_ATOMIC), writes and verifies cookies and frees
  * them, while the interrupted thread allocates and frees in a tight loop,

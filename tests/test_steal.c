@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exhaustion under threads: a tiny maze that runs dry all the time, so that
  * allocations steal from other threads' caches and higher orders flush
  * them. Invariants: no room held twice, every free succeeds, and at the end

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Concurrency stress: test_stress [THREADS [ITERS [SEED]]]
  *
  * Threads allocate blocks of order 0..3 with random flags, write a cookie into

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Blocking: LAB_GFP_KERNEL sleeps while only the reserve is left or the maze
  * is full, and wakes when another thread frees. Every wait is bounded by a
  * watchdog so a lost wake-up fails the test instead of hanging it. */

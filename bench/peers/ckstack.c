@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Peer ck-stack: a lock-free free list of preallocated rooms on Concurrency
  * Kit's ck_stack, with the ABA-safe ck_stack_push_mpmc / ck_stack_pop_mpmc
  * (a generation counter and a double-width CAS). One list entry per room in

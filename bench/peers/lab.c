@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Peers labyrinth (LAB_GFP_ATOMIC|LAB_GFP_EXCLUSIVE, handed over with
  * lab_page_give) and labyrinth-shared (LAB_GFP_ATOMIC). The maze maps its
  * rooms itself (address space only), or is index-only (LAB_NO_MEMORY) for

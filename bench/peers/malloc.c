@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Peer glibc, jemalloc, tcmalloc or mimalloc (by build: the runner binary
  * links the allocator that replaces malloc): posix_memalign(size, size) and
  * free (mi_malloc_aligned and mi_free for mimalloc), where size = page_size

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Peer mmap: one anonymous private mapping of page_size << order bytes per
  * block, munmap to free. Blocks larger than the system page are aligned by
  * mapping twice the size and unmapping the excess (two extra syscalls).

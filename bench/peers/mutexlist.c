@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Peer mutex-list: a free list of preallocated rooms behind one
  * pthread mutex (a next index per room, beside the rooms). Order 0 only; not
  * signal-safe (a handler that interrupts the holder deadlocks).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The peers of each runner binary, chosen by the build:
  *   labyrinth-runner           (no define) labyrinth, labyrinth-shared,
  *                              labyrinth-shm, labyrinth-shm-shared, glibc,

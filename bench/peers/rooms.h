@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rooms of the free-list peers (ck-stack, mutex-list): an address range
  * of pages * page_size bytes, mapped without reserving memory and never
  * touched, or fake addresses for PEER_INDEX_ONLY pools.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers of the runner workloads: threads, pools, checks, medians. */
 #define _GNU_SOURCE
 #include "runner.h"

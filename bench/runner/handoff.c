@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runner workload handoff: producer threads allocate rooms and pass them to
  * consumer threads, which free them. Each producer has its own bounded
  * single-producer single-consumer ring to one consumer (producer i feeds

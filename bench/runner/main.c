@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* labyrinth-runner: one measurement of one peer on one workload.
  *
  *   RUNNER --list

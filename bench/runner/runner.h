@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The runners: one measurement of one peer on one workload per invocation.
  * main.c parses the options and prints the result lines; the workloads are
  * in workloads.c, handoff.c and signal.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runner workload signal: a timer signal (SIGALRM from setitimer, every
  * 100 us) whose handler allocates SIG_ROOMS rooms and frees them, timed
  * inside the handler, while the main thread churns the same pool (free a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runner workloads bulk0/bulk9, pairs, churn, nearfull and fragment. Every
  * timed loop calls the peer through pool->alloc and pool->free, so each peer
  * pays the same indirect call; checks run outside the timed regions.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The median over several `make bench-shared` invocations, each in its own
 # directory (sharing.csv, sharing-handoff.csv, xproc-*.txt, recovery.txt):
 #   sh bench/shared/combine.sh DIR1 DIR2 DIR3 ...

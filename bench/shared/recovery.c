@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lab-recovery: how long getting a maze back after a crash takes, by size.
  *
  * Each run makes a maze of S GiB of 4 KiB rooms, has a forked child fill it

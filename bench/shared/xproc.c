@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lab-xproc: two processes against two threads. The same workload (pairs
  * or churn) runs with N workers in three set-ups, interleaved run by run:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Linux-style names over the process-wide default maze (lab_default()).
  *
  *   struct page *p = alloc_page(GFP_ATOMIC);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* labyrinth/shared.h: mazes shared by processes, mazes in files, and the
  * recovery of rooms whose owners are gone.
  *
@@ -38,10 +39,35 @@ extern "C" {
  * reaps once, then fails its allocation with -EAGAIN (NULL). */
 #define LAB_SHARED_THREADS 4096u
 
+/* Opening never blocks and never trusts: whatever the object is (FIFO,
+ * socket, device, directory, or a symbolic link to one), the answer is an
+ * error and the object is untouched. The errors of the calls that open an
+ * existing object, in the order they are checked:
+ *   -EINVAL        NULL name, path or maze, bad flags, fd < 0
+ *   the open(2) errors of the name or path: -ENOENT (no such object),
+ *                  -EACCES, -ELOOP (for shm: the name is a symbolic link),
+ *                  -ENAMETOOLONG, -ENOTDIR, -EROFS, -EMFILE, -ENFILE
+ *   -EISDIR        a directory (lab_shm_attach: -EINVAL, as shm_open says)
+ *   -ENODEV        not a regular file: a FIFO, socket or device (/dev/null)
+ *   -EBUSY         files: locked by another process, or already open in
+ *                  this one; shm and fds: already attached in this process
+ *   -EUCLEAN       not a maze (no magic), a damaged or truncated header, a
+ *                  size other than the header's, impossible sizes or
+ *                  offsets, damaged metadata or registry; files opened for
+ *                  writing without LAB_RECOVER: not closed cleanly, or
+ *                  damaged metadata (lab_validate). lab_file_inspect says
+ *                  which, in words.
+ *   -EPROTO        another format version or byte order
+ *   -ENOMEM        no address space or memory to map it
+ *   -ENOSYS        the maze relies on membarrier and this system lacks it
+ *   -EMFILE        more mazes open in this process than the library holds
+ *   recovery (LAB_RECOVER): -EBUSY, -EUCLEAN as for lab_recover.
+ * Create: -EINVAL (bad config), -EEXIST (the name or path exists), the
+ * open(2) errors above, -ENOSPC (no space for the metadata), -EOVERFLOW,
+ * -ENOMEM. */
+
 /* POSIX shared memory. name as for shm_open ("/name"). Create fails with
- * -EEXIST if the name exists. attach: -ENOENT (no such object), -EUCLEAN
- * (not a maze, or a damaged header), -EPROTO (another format version or
- * byte order). */
+ * -EEXIST if the name exists; attach with the errors above. */
 LAB_API int lab_shm_create(const char *name, const struct lab_config *cfg, struct labyrinth **maze);
 LAB_API int lab_shm_attach(const char *name, struct labyrinth **maze);
 LAB_API int lab_shm_unlink(const char *name);
@@ -73,18 +99,23 @@ LAB_API long lab_reap(struct labyrinth *maze);
 /* Files. The file holds the metadata and, unless cfg->flags has
  * LAB_NO_MEMORY (a frame allocator that keeps indices only), the rooms.
  * A file maze is used by one process at a time (an exclusive flock);
- * allocated rooms stay allocated across close and open.
- * create: -EEXIST if path exists. open errors, with the file untouched:
- * -ENOENT, -EACCES, -EBUSY (locked by another process), -EUCLEAN (not a
- * maze, a truncated file, a bad checksum, impossible sizes or offsets,
- * damaged metadata, or not closed cleanly and LAB_RECOVER not given),
- * -EPROTO (another format version or byte order). */
+ * allocated rooms stay allocated across close and open. create: -EEXIST
+ * if path exists. open: the errors above, with the file untouched. */
 LAB_API int lab_file_create(const char *path, const struct lab_config *cfg,
 			    struct labyrinth **maze);
 #define LAB_RECOVER 0x1u      /* recover: rebuild the summaries, reclaim the dead's rooms */
 #define LAB_RECOVER_KEEP 0x2u /* recover, but keep the rooms of gone owners (listed) */
 #define LAB_READONLY 0x4u     /* map read-only and take a shared lock: inspect only */
 LAB_API int lab_file_open(const char *path, unsigned flags, struct labyrinth **maze);
+
+/* Why lab_file_open(path, 0, ...) would fail, without opening anything for
+ * writing or changing anything: it returns the code that open would return
+ * (0 if the file would open) and writes the reason, NUL-terminated and
+ * truncated to whylen, into why (may be NULL): for example "not closed
+ * cleanly: open with LAB_RECOVER", "checksum mismatch in the header", "file
+ * is 4096 bytes, the header says 2101248". It holds the file's exclusive
+ * lock while it checks, as the open would. Not async-signal-safe. */
+LAB_API int lab_file_inspect(const char *path, char *why, size_t whylen);
 
 /* A file maze: 1 if it had been closed cleanly when this handle opened it,
  * 0 if its last writer died with it open (it needs recovery), -EINVAL if

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Atomics that name their memory order (C11 <stdatomic.h> underneath).
  * No bare atomic_load/atomic_store: those are seq_cst by accident. */
 #ifndef LAB_CORE_ATOMIC_H

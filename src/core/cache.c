@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Thread caches (slots): claim, refill, drain, steal.
  *
  * Ownership: a room in slot s's ent[0..top) has owner word CACHED|s and its

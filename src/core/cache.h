@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The owner's side of a thread cache: enter, pop, push, leave. No atomic
  * read-modify-write: see struct lab_slot for the protocol. */
 #ifndef LAB_CORE_CACHE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Figures and the invariant checker. Neither changes the maze. */
 #include "core.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The core's entry points: layout, alloc, free, owner, give. */
 #include "cache.h"
 

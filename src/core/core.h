@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The freestanding core: rooms by index, no libc, no OS.
  * The hosted layer (src/) adds memory, thread ids, waiting and panics. */
 #ifndef LAB_CORE_H

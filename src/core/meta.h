@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The maze's metadata: one position-independent region (offsets, never
  * pointers) so that it can later live in shared memory or in a file.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Recovery of a quiet maze: rebuild every summary from the truth (owner
  * words and room bits), undo what an interrupted operation left claimed,
  * empty the thread caches, and reclaim or keep the rooms of dead owners.

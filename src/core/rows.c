@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Rows and the bitfield: searching, claiming and releasing blocks.
  *
  * Protocol (see docs/DESIGN.md): an allocator first reserves rooms from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The backing interface on Linux: mmap, futex, gettid, write, abort. */
 #define _GNU_SOURCE
 #include "platform.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The backing interface on Linux, second part: shared objects (shm, memfd,
  * files) and telling live threads from dead ones through /proc. */
 #define _GNU_SOURCE
@@ -208,10 +209,34 @@ uint64_t lab_os_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* 0 for a regular file (memfds and shm objects are), -EISDIR for a
+ * directory, -ENODEV for anything else: a FIFO, socket or device. */
+static int regular_only(mode_t mode)
+{
+	return S_ISREG(mode) ? 0 : S_ISDIR(mode) ? -EISDIR : -ENODEV;
+}
+
+/* The fd's type, checked after the open: the object may have been replaced
+ * between the stat and the open. Closes fd on error. */
+static int opened_regular(int fd)
+{
+	struct stat st;
+	int err = fstat(fd, &st) ? -errno : regular_only(st.st_mode);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* No open may block: a FIFO waits for its other end and a device open may
+ * do anything. So the type is checked before opening, and the open is
+ * O_NONBLOCK | O_NOCTTY in case the object changed in between. */
 int lab_os_shm_open(const char *name, bool create)
 {
-	int fd = shm_open(name, create ? O_RDWR | O_CREAT | O_EXCL : O_RDWR, 0600);
-	return fd < 0 ? -errno : fd;
+	int flags = O_RDWR | O_NONBLOCK | O_NOCTTY | (create ? O_CREAT | O_EXCL : 0);
+	int fd = shm_open(name, flags, 0600);
+	return fd < 0 ? -errno : opened_regular(fd);
 }
 
 int lab_os_shm_unlink(const char *name)
@@ -227,9 +252,18 @@ int lab_os_memfd(void)
 
 int lab_os_file_open(const char *path, bool create, bool ro)
 {
-	int flags = O_CLOEXEC | (ro ? O_RDONLY : O_RDWR) | (create ? O_CREAT | O_EXCL : 0);
+	struct stat st;
+	if (!create) {
+		if (stat(path, &st))
+			return -errno;
+		int err = regular_only(st.st_mode);
+		if (err)
+			return err;
+	}
+	int flags = O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (ro ? O_RDONLY : O_RDWR) |
+		    (create ? O_CREAT | O_EXCL : 0);
 	int fd = open(path, flags, 0644);
-	return fd < 0 ? -errno : fd;
+	return fd < 0 ? -errno : opened_regular(fd);
 }
 
 int lab_os_file_unlink(const char *path)
@@ -252,9 +286,8 @@ long long lab_os_obj_size(int fd)
 	struct stat st;
 	if (fstat(fd, &st))
 		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	return (long long)st.st_size;
+	int err = regular_only(st.st_mode);
+	return err ? err : (long long)st.st_size;
 }
 
 int lab_os_obj_resize(int fd, uint64_t len)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The backing interface: everything labyrinth asks of the operating system.
  * The core (src/core) never calls the OS; the hosted layer calls only these.
  * A kernel or unikernel port replaces platform/linux.c.
@@ -75,9 +76,12 @@ LAB_HIDDEN uint32_t lab_os_getpid(void);
 LAB_HIDDEN uint64_t lab_os_now_ns(void);
 
 /* Shared objects: POSIX shared memory, memfds and files holding a maze.
- * Each returns an fd or a negative errno. lab_os_obj_lock takes flock
- * (exclusive or shared, never waiting): 0, or -EBUSY. lab_os_obj_size:
- * the object's size (fstat), or a negative errno. lab_os_obj_map maps len
+ * Each returns an fd or a negative errno. No open blocks, whatever the
+ * object: a directory is -EISDIR, a FIFO, socket or device -ENODEV, checked
+ * before the open where a path is given (nothing but a regular file is ever
+ * opened) and again on the fd. lab_os_obj_lock takes flock (exclusive or
+ * shared, never waiting): 0, or -EBUSY. lab_os_obj_size: the object's size
+ * (fstat), -EISDIR or -ENODEV as above, or a negative errno. lab_os_obj_map maps len
  * bytes from offset off (page aligned) at an address aligned to align
  * (shared, read-write unless ro), NULL on failure. */
 LAB_HIDDEN int lab_os_shm_open(const char *name, bool create);

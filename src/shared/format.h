@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The layout of a shared or file-backed maze object (shm, memfd, file).
  *
  *   offset 0          struct lab_obj_hdr, padded to 4096 bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared and file-backed mazes: making, checking, mapping and leaving the
  * object that holds one (see format.h for its layout). An object is never
  * trusted: its size is checked with fstat and its header read with pread
@@ -44,30 +45,88 @@ static int obj_layout(uint64_t pages, unsigned shift, unsigned flags, struct obj
 	return 0;
 }
 
+/* Why an object was refused, in words; b may be NULL. */
+static int refuse(struct lab_buf *b, int err, const char *what)
+{
+	if (b)
+		lab_buf_s(b, what);
+	return err;
+}
+
+static int refuse_sizes(struct lab_buf *b, unsigned kind, uint64_t have, const char *says,
+			uint64_t want)
+{
+	if (b) {
+		lab_buf_s(b, kind == LAB_OBJ_FILE ? "file is " : "object is ");
+		lab_buf_u(b, have);
+		lab_buf_s(b, says);
+		lab_buf_u(b, want);
+	}
+	return -EUCLEAN;
+}
+
 /* Check a header read from an object of `size` bytes: 0, -EUCLEAN or
- * -EPROTO. Fills l with the layout it describes. */
+ * -EPROTO, the reason in why. Fills l with the layout it describes. */
 static int hdr_check(const struct lab_obj_hdr *h, uint64_t size, unsigned kind,
-		     struct obj_layout *l)
+		     struct obj_layout *l, struct lab_buf *why)
 {
 	if (memcmp(h->magic, LAB_OBJ_MAGIC, 8))
-		return -EUCLEAN;
+		return refuse(why, -EUCLEAN, "not a maze: no labyrinth magic at the start");
 	if (h->endian != LAB_OBJ_ENDIAN)
-		return h->endian == __builtin_bswap32(LAB_OBJ_ENDIAN) ? -EPROTO : -EUCLEAN;
-	if (h->version != LAB_OBJ_VERSION)
+		return h->endian == __builtin_bswap32(LAB_OBJ_ENDIAN) ?
+			       refuse(why, -EPROTO,
+				      "written on a machine of the other byte order") :
+			       refuse(why, -EUCLEAN, "damaged header: bad byte-order mark");
+	if (h->version != LAB_OBJ_VERSION) {
+		if (why) {
+			lab_buf_s(why, "format version ");
+			lab_buf_u(why, h->version);
+			lab_buf_s(why, "; this library reads version ");
+			lab_buf_u(why, LAB_OBJ_VERSION);
+		}
 		return -EPROTO;
+	}
 	if (h->hdr_size != sizeof(*h) || h->checksum != lab_obj_hdr_sum(h))
-		return -EUCLEAN;
-	if (h->kind != kind || h->page_shift < 12 || h->page_shift > 40 || h->pages == 0 ||
-	    h->pages > LAB_MAX_ROOMS || h->reserve > h->pages || (h->flags & ~LAB_OBJ_FLAGS) ||
-	    h->barrier > 1 || h->nthreads != LAB_SHARED_THREADS)
-		return -EUCLEAN;
-	if (obj_layout(h->pages, h->page_shift, h->flags, l))
-		return -EUCLEAN;
+		return refuse(why, -EUCLEAN, "checksum mismatch in the header");
+	if (h->kind != kind)
+		return refuse(why, -EUCLEAN,
+			      h->kind == LAB_OBJ_FILE ?
+				      "holds a file maze, not a shared one" :
+				      "holds a shared-memory maze, not a file maze");
+	if (h->page_shift < 12 || h->page_shift > 40 || h->pages == 0 || h->pages > LAB_MAX_ROOMS ||
+	    h->reserve > h->pages || (h->flags & ~LAB_OBJ_FLAGS) || h->barrier > 1 ||
+	    h->nthreads != LAB_SHARED_THREADS || obj_layout(h->pages, h->page_shift, h->flags, l))
+		return refuse(why, -EUCLEAN, "impossible sizes or flags in the header");
 	if (h->meta_off != l->meta_off || h->meta_len != l->meta_len || h->reg_off != l->reg_off ||
 	    h->reg_len != l->reg_len || h->rooms_off != l->rooms_off ||
-	    h->rooms_len != l->rooms_len || h->total_len != l->total || size != l->total)
-		return -EUCLEAN;
+	    h->rooms_len != l->rooms_len || h->total_len != l->total)
+		return refuse(why, -EUCLEAN, "offsets in the header do not match its sizes");
+	if (size != l->total)
+		return refuse_sizes(why, kind, size, " bytes, the header says ", l->total);
 	return 0;
+}
+
+/* Size and header of object fd, read with pread before anything is mapped:
+ * 0 or a negative errno, the reason in why. */
+static int obj_read_hdr(int fd, unsigned kind, struct lab_obj_hdr *h, struct obj_layout *l,
+			struct lab_buf *why)
+{
+	long long size = lab_os_obj_size(fd);
+	if (size < 0)
+		return refuse(why, (int)size,
+			      size == -EISDIR ? "a directory" :
+			      size == -ENODEV ? "not a regular file: a FIFO, socket or device" :
+						"fstat failed");
+	if ((uint64_t)size < LAB_OBJ_HDR_BYTES) {
+		if (size == 0)
+			return refuse(why, -EUCLEAN, "not a maze: empty");
+		return refuse_sizes(why, kind, (uint64_t)size, " bytes, smaller than a header of ",
+				    LAB_OBJ_HDR_BYTES);
+	}
+	int err = lab_os_obj_read(fd, h, sizeof(*h), 0);
+	if (err)
+		return refuse(why, err, "cannot read the header");
+	return hdr_check(h, (uint64_t)size, kind, l, why);
 }
 
 static void unmap_all(struct labyrinth *m)
@@ -243,7 +302,7 @@ static int obj_create(int fd, unsigned kind, const struct lab_config *cfg, struc
 	memcpy(h->magic, LAB_OBJ_MAGIC, 8);
 	h->checksum = lab_obj_hdr_sum(h);
 	struct obj_layout chk;
-	err = hdr_check(h, l.total, kind, &chk);
+	err = hdr_check(h, l.total, kind, &chk, NULL);
 	if (!err)
 		err = handle_setup(m, h, &l, false);
 	if (!err)
@@ -252,6 +311,54 @@ static int obj_create(int fd, unsigned kind, const struct lab_config *cfg, struc
 		return fail(m, err);
 	lab_handle_publish(m);
 	*out = m;
+	return 0;
+}
+
+/* The checks of an attach on a handle whose header, metadata and registry
+ * are mapped (h: the header as read before the mapping). Reads only, so
+ * lab_file_inspect runs them on a read-only mapping. flags are the open's:
+ * a file opened for writing without LAB_RECOVER must have been closed
+ * cleanly, and then it must be valid, with every cache empty and unowned
+ * (detach left them so) and no registration in progress. */
+static int obj_verify(struct labyrinth *m, const struct lab_obj_hdr *h, const struct obj_layout *l,
+		      unsigned kind, unsigned flags, struct lab_buf *why)
+{
+	const struct lab_obj_hdr *live = m->obj;
+	if (memcmp(live, h, offsetof(struct lab_obj_hdr, state)))
+		return refuse(why, -EUCLEAN, "the header changed while it was opened");
+	if (lab_core_meta_check((char *)m->obj + l->meta_off, l->meta_len, h->pages, h->page_shift,
+				h->reserve))
+		return refuse(why, -EUCLEAN, "damaged metadata header");
+	/* registry words hold a 13-bit generation and a state, nothing more */
+	const struct lab_registry *reg = (const void *)((const char *)m->obj + l->reg_off);
+	for (uint32_t i = 0; i < LAB_SHARED_THREADS; i++)
+		if (lab_load_relaxed(&reg->ent[i].word) >> 15)
+			return refuse(why, -EUCLEAN, "damaged thread registry");
+	bool clean = lab_load_acquire(&live->state) == LAB_OBJ_CLEAN;
+	bool recover = flags & (LAB_RECOVER | LAB_RECOVER_KEEP);
+	if (kind != LAB_OBJ_FILE || recover || (flags & LAB_READONLY))
+		return 0;
+	if (!clean)
+		return refuse(why, -EUCLEAN, "not closed cleanly: open with LAB_RECOVER");
+	struct lab_view v;
+	lab_core_view(&v, (char *)m->obj + l->meta_off);
+	char vwhy[128];
+	if (lab_core_validate(&v, vwhy, sizeof(vwhy))) {
+		refuse(why, 0, "damaged metadata: ");
+		return refuse(why, -EUCLEAN, vwhy);
+	}
+	for (uint32_t i = 0; i < v.nslots; i++) {
+		struct lab_slot *sl = &v.slots[i];
+		if (lab_load_relaxed(&sl->key) || lab_load_relaxed(&sl->top) ||
+		    lab_load_relaxed(&sl->busy) || lab_load_relaxed(&sl->lock) ||
+		    lab_load_relaxed(&sl->freeing))
+			return refuse(why, -EUCLEAN,
+				      "closed cleanly, but a thread cache is not empty");
+	}
+	for (uint32_t i = 0; i < LAB_SHARED_THREADS; i++)
+		if ((lab_load_relaxed(&reg->ent[i].word) & 3) == LAB_REG_BUSY)
+			return refuse(why, -EUCLEAN,
+				      "closed cleanly, but a thread registration is in progress");
 	return 0;
 }
 
@@ -264,58 +371,24 @@ static int obj_attach(int fd, unsigned kind, unsigned flags, struct labyrinth **
 		return -EINVAL;
 	}
 	*out = NULL;
-	long long size = lab_os_obj_size(fd);
 	struct lab_obj_hdr h;
 	struct obj_layout l;
-	int err = size < 0 ? (int)size : 0;
-	if (!err && (uint64_t)size < LAB_OBJ_HDR_BYTES)
-		err = -EUCLEAN;
-	if (!err)
-		err = lab_os_obj_read(fd, &h, sizeof(h), 0);
-	if (!err)
-		err = hdr_check(&h, (uint64_t)size, kind, &l);
+	int err = obj_read_hdr(fd, kind, &h, &l, NULL);
 	bool ro = flags & LAB_READONLY;
 	struct labyrinth *m;
 	err = handle_map(fd, err, &l, ro, &m);
 	if (err)
 		return err;
-	struct lab_obj_hdr *live = m->obj;
-	/* the header again, now from the mapping that will be used */
-	if (memcmp(live, &h, offsetof(struct lab_obj_hdr, state)) ||
-	    lab_core_meta_check((char *)m->obj + l.meta_off, l.meta_len, h.pages, h.page_shift,
-				h.reserve))
-		return fail(m, -EUCLEAN);
-	bool clean = lab_load_acquire(&live->state) == LAB_OBJ_CLEAN;
-	/* registry words hold a 13-bit generation and a state, nothing more */
-	struct lab_registry *reg = (struct lab_registry *)((char *)m->obj + l.reg_off);
-	for (uint32_t i = 0; i < LAB_SHARED_THREADS; i++)
-		if (lab_load_relaxed(&reg->ent[i].word) >> 15)
-			return fail(m, -EUCLEAN);
-	bool recover = flags & (LAB_RECOVER | LAB_RECOVER_KEEP);
-	if (kind == LAB_OBJ_FILE && !clean && !recover && !ro)
-		return fail(m, -EUCLEAN); /* not closed cleanly: needs recovery */
-	err = handle_setup(m, &h, &l, ro);
+	err = obj_verify(m, &h, &l, kind, flags, NULL);
+	if (!err)
+		err = handle_setup(m, &h, &l, ro);
 	if (err)
 		return fail(m, err);
-	m->was_clean = clean;
-	if (kind == LAB_OBJ_FILE && !recover && !ro) {
-		/* closed cleanly: valid, every cache empty and unowned (detach
-		 * left them so), no registration in progress */
-		char why[128];
-		if (lab_core_validate(&m->v, why, sizeof(why)))
-			return fail(m, -EUCLEAN);
-		for (uint32_t i = 0; i < m->v.nslots; i++) {
-			struct lab_slot *sl = &m->v.slots[i];
-			if (lab_load_relaxed(&sl->key) || lab_load_relaxed(&sl->top) ||
-			    lab_load_relaxed(&sl->busy) || lab_load_relaxed(&sl->lock) ||
-			    lab_load_relaxed(&sl->freeing))
-				return fail(m, -EUCLEAN);
-		}
-		for (uint32_t i = 0; i < LAB_SHARED_THREADS; i++)
-			if ((lab_load_relaxed(&reg->ent[i].word) & 3) == LAB_REG_BUSY)
-				return fail(m, -EUCLEAN);
-		lab_store_release(&reg->lock, 0); /* ours alone (flock) */
-	}
+	struct lab_obj_hdr *live = m->obj;
+	bool recover = flags & (LAB_RECOVER | LAB_RECOVER_KEEP);
+	m->was_clean = lab_load_acquire(&live->state) == LAB_OBJ_CLEAN;
+	if (kind == LAB_OBJ_FILE && !recover && !ro)
+		lab_store_release(&m->threads->lock, 0); /* ours alone (flock) */
 	err = claim_object(m);
 	if (err)
 		return fail(m, err);
@@ -439,6 +512,77 @@ int lab_file_open(const char *path, unsigned flags, struct labyrinth **maze)
 		return err;
 	}
 	return obj_attach(fd, LAB_OBJ_FILE, flags, maze);
+}
+
+/* Whether this process holds a handle on the object of fd. */
+static bool object_held(int fd)
+{
+	uint64_t dev, ino;
+	if (lab_os_obj_id(fd, &dev, &ino))
+		return false;
+	bool held = false;
+	uint32_t me = lab_os_getpid();
+	pthread_mutex_lock(&objs_lock);
+	for (unsigned i = 0; i < LAB_LIVE_MAX; i++) {
+		const struct labyrinth *o = objs[i];
+		if (o && o->opener == me && o->obj_dev == dev && o->obj_ino == ino)
+			held = true;
+	}
+	pthread_mutex_unlock(&objs_lock);
+	return held;
+}
+
+static int why_out(char *why, size_t whylen, const struct lab_buf *b, int err)
+{
+	if (why && whylen) {
+		size_t n = b->n < whylen - 1 ? b->n : whylen - 1;
+		memcpy(why, b->b, n);
+		why[n] = 0;
+	}
+	return err;
+}
+
+/* The checks of lab_file_open(path, 0, ...) on a read-only descriptor and
+ * mapping: the same verdict, in words, and nothing written. The exclusive
+ * lock that open would take is taken for the length of the check. */
+int lab_file_inspect(const char *path, char *why, size_t whylen)
+{
+	struct lab_buf b = { .n = 0 };
+	b.b[0] = 0;
+	if (!path)
+		return why_out(why, whylen, &b, refuse(&b, -EINVAL, "no path"));
+	int fd = lab_os_file_open(path, false, true);
+	if (fd < 0) {
+		refuse(&b, 0,
+		       fd == -EISDIR ? "a directory" :
+		       fd == -ENODEV ? "not a regular file: a FIFO, socket or device" :
+		       fd == -ENOENT ? "no such file" :
+				       lab_strerror(fd));
+		return why_out(why, whylen, &b, fd);
+	}
+	int err = lab_os_obj_lock(fd, true);
+	if (err) {
+		refuse(&b, 0,
+		       err != -EBUSY   ? "cannot lock it" :
+		       object_held(fd) ? "already open in this process" :
+					 "open in another process (its lock is held)");
+		lab_os_obj_close(fd);
+		return why_out(why, whylen, &b, err);
+	}
+	struct lab_obj_hdr h;
+	struct obj_layout l;
+	err = obj_read_hdr(fd, LAB_OBJ_FILE, &h, &l, &b);
+	struct labyrinth *m;
+	if (err) {
+		lab_os_obj_close(fd);
+		return why_out(why, whylen, &b, err);
+	}
+	err = handle_map(fd, 0, &l, true, &m);
+	if (err)
+		return why_out(why, whylen, &b, refuse(&b, err, "cannot map it"));
+	err = obj_verify(m, &h, &l, LAB_OBJ_FILE, 0, &b);
+	fail(m, 0);
+	return why_out(why, whylen, &b, err);
 }
 
 int lab_detach(struct labyrinth *m)

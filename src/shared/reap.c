@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Giving back what the dead held: lab_reap on a live maze, lab_recover on
  * a quiet one, and the orphans a recovery kept. */
 #define _GNU_SOURCE

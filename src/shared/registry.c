@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The thread registry of a shared maze: who a thread is in the maze's
  * owner words, across processes, and whether it still lives. */
 #define _GNU_SOURCE

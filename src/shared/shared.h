@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared and file-backed mazes, hosted side: the thread registry, the
  * object's header, reaping. Nothing here is exported. */
 #ifndef LAB_SHARED_SHARED_H

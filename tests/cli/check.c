@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lab_cli_check: file checks for the CLI tests.
  *   lab_cli_check png FILE [WIDTH HEIGHT]   decodes the whole PNG with libpng; its size
  *   lab_cli_check csv FILE COLUMNS          RFC 4180 CSV: every record has COLUMNS fields

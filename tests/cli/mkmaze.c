@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lab_cli_mkmaze: makes shared and file-backed mazes for the CLI tests.
  *
  *   lab_cli_mkmaze file PATH PAGES clean|exit|kill|hold [memory]

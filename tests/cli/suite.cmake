@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Tests of the labyrinth command (included by the top-level CMakeLists.txt).
 #   cli_args         every subcommand's --help, --version, errors for bad arguments
 #   cli_map          map writes a PNG that decodes to the announced size; --ansi; stats

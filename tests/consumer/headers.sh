@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # ctest headers_cxx: the public headers compile as strict C11 under gcc and
 # clang, and as C++ under g++ and clang++, with every warning an error.
 #
@@ -9,11 +10,23 @@ srcdir=${1:-.}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lab-headers.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-# Each header alone (it must be self-contained) and both together.
-printf '#include <labyrinth.h>\n' >"$tmp/a.h.c"
-printf '#include <labyrinth/linux.h>\n' >"$tmp/b.h.c"
-printf '#include <labyrinth.h>\n#include <labyrinth/linux.h>\n#include <labyrinth.h>\n' >"$tmp/c.h.c"
-for f in a b c; do cp "$tmp/$f.h.c" "$tmp/$f.h.cc"; done
+# Each public header under include/ alone (it must be self-contained), then
+# all of them together twice (include guards).
+names=
+all="$tmp/all.h.c"
+: >"$all"
+i=0
+for h in $(cd "$srcdir/include" && find . -name '*.h' | sed 's|^\./||' | sort); do
+	i=$((i + 1))
+	printf '#include <%s>\n' "$h" >"$tmp/h$i.h.c"
+	printf '#include <%s>\n' "$h" >>"$all"
+	names="$names h$i"
+done
+[ "$i" -gt 0 ] || { echo "headers: no headers under $srcdir/include" >&2; exit 1; }
+cat "$all" "$all" >"$tmp/all2.h.c"
+mv "$tmp/all2.h.c" "$all"
+names="$names all"
+for f in $names; do cp "$tmp/$f.h.c" "$tmp/$f.h.cc"; done
 
 # -Wshadow is C only: in C++ the function lab_stats() "hides" struct lab_stats,
 # a name pair the API fixes.
@@ -28,8 +41,8 @@ try()
 	command -v "$tool" >/dev/null 2>&1 || { echo "headers: $tool not installed, skipped"; return 0; }
 	for std in "$@"; do
 		case $std in
-		c*+*) files="$tmp/a.h.cc $tmp/b.h.cc $tmp/c.h.cc"; extra=-x\ c++ ;;
-		*) files="$tmp/a.h.c $tmp/b.h.c $tmp/c.h.c"; extra="-Wstrict-prototypes -Wshadow" ;;
+		c*+*) files=$(for n in $names; do printf '%s ' "$tmp/$n.h.cc"; done); extra=-x\ c++ ;;
+		*) files=$(for n in $names; do printf '%s ' "$tmp/$n.h.c"; done); extra="-Wstrict-prototypes -Wshadow" ;;
 		esac
 		for f in $files; do
 			# shellcheck disable=SC2086

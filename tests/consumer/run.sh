@@ -1,11 +1,14 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # ctest consumer_pkgconfig: install the build into a temporary prefix, then
 # build tests/consumer/consumer.c against the *installed* copy
 #   1. dynamically:  cc consumer.c $(pkg-config --cflags --libs labyrinth), rpath to libdir
 #   2. statically:   liblabyrinth.a with -Wl,-Bstatic, from pkg-config --static
 #   3. fully static: cc -static ... $(pkg-config --static --libs labyrinth) (not under sanitizers)
 #   4. through CMake: find_package(labyrinth), labyrinth::labyrinth and ::labyrinth_static
-# and run each; every one must print OK.
+# and run each; every one must print OK. consumer.c includes every public
+# header and calls a function of each. The installed header set must equal
+# the headers under include/.
 #
 # usage: run.sh SRCDIR BUILDDIR [CC] [CMAKE] [SANITIZE]
 set -eu
@@ -41,7 +44,19 @@ step "installing $builddir into $prefix"
 "$cmake" --install "$builddir" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log" >&2; fail "cmake --install"; }
 
-for f in include/labyrinth.h include/labyrinth/linux.h lib/liblabyrinth.a lib/liblabyrinth.so \
+# The installed headers are exactly the public headers under include/.
+want=$(cd "$srcdir/include" && find . -type f | sort)
+have=$(cd "$prefix/include" && find . -type f | sort)
+if [ "$want" != "$have" ]; then
+	echo "consumer: include/ has:" >&2
+	echo "$want" >&2
+	echo "consumer: installed:" >&2
+	echo "$have" >&2
+	fail "the installed headers differ from include/"
+fi
+step "headers installed: $(echo "$have" | tr '\n' ' ')"
+
+for f in lib/liblabyrinth.a lib/liblabyrinth.so \
 	lib/liblabyrinth.so.0 lib/pkgconfig/labyrinth.pc lib/cmake/labyrinth/labyrinthConfig.cmake \
 	lib/cmake/labyrinth/labyrinthConfigVersion.cmake lib/cmake/labyrinth/labyrinthTargets.cmake; do
 	[ -e "$prefix/$f" ] || fail "not installed: $f"

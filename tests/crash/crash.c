@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Crash at any instruction (issue 4, section 7), single-process form.
  *
  * The parent formats a maze's metadata in a MAP_SHARED anonymous region with

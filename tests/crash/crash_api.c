@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Crash at any instruction through the public API, on a shared (memfd) or a
  * file-backed maze (issue 5), with recovery checked at every crash point.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/crash/: crash at any instruction (issue 4, section 7; issue 5).
 # Included from the tests block of the top-level CMakeLists.txt.
 # Not in sanitizer builds: their instrumented atomics multiply the steps, and

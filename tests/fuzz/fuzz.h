@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the libFuzzer targets share: a failure that names the file, the
  * line and what the target was doing (fuzz_context, which each target
  * defines), then aborts so that libFuzzer keeps the input. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_file: the header and metadata parser of file mazes (issue 5).
  * Opening a file is never trusting it: whatever the bytes, lab_file_open
  * must not crash, hang or leak (memory under ASan; file descriptors and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Replays a fuzzer's saved corpus without libFuzzer: every regular file of
  * each directory argument (sorted by name), and every file argument, goes
  * once through LLVMFuzzerTestOneInput. Linked with fuzz_ops.c or

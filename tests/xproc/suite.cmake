@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/xproc/: crash tests across processes (issue 5): SIGKILL at random
 # moments, several processes on one shared maze with one killed, gives and
 # KERNEL waits across processes. Included from the tests block of the
