@@ -22,6 +22,12 @@ typedef _Atomic(uint64_t) lab_a64;
 #define lab_add_seq_cst(p, v) atomic_fetch_add_explicit((p), (v), memory_order_seq_cst)
 #define lab_sub_seq_cst(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_seq_cst)
 #define lab_and_release(p, v) atomic_fetch_and_explicit((p), (v), memory_order_release)
+#define lab_add_acq_rel(p, v) atomic_fetch_add_explicit((p), (v), memory_order_acq_rel)
+#define lab_and_seq_cst(p, v) atomic_fetch_and_explicit((p), (v), memory_order_seq_cst)
+#define lab_or_seq_cst(p, v) atomic_fetch_or_explicit((p), (v), memory_order_seq_cst)
+#define lab_xchg_seq_cst(p, v) atomic_exchange_explicit((p), (v), memory_order_seq_cst)
+#define lab_fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
+#define lab_fence_release() atomic_thread_fence(memory_order_release)
 /* Weak CAS in retry loops; *expected is updated on failure. */
 #define lab_cas_acq_rel(p, expected, desired)                                                      \
 	atomic_compare_exchange_weak_explicit((p), (expected), (desired), memory_order_acq_rel,    \
@@ -36,6 +42,15 @@ typedef _Atomic(uint64_t) lab_a64;
 #define lab_cas_strong_seq_cst(p, expected, desired)                                               \
 	atomic_compare_exchange_strong_explicit((p), (expected), (desired), memory_order_seq_cst,  \
 						memory_order_seq_cst)
+#define lab_cas_seq_cst(p, expected, desired)                                                      \
+	atomic_compare_exchange_weak_explicit((p), (expected), (desired), memory_order_seq_cst,    \
+					      memory_order_seq_cst)
+#define lab_cas_strong_acquire(p, expected, desired)                                               \
+	atomic_compare_exchange_strong_explicit((p), (expected), (desired), memory_order_acquire,  \
+						memory_order_relaxed)
+#define lab_cas_strong_release(p, expected, desired)                                               \
+	atomic_compare_exchange_strong_explicit((p), (expected), (desired), memory_order_release,  \
+						memory_order_relaxed)
 /* Orders plain accesses against a signal handler on the same thread only. */
 #define lab_signal_fence() atomic_signal_fence(memory_order_seq_cst)
 

@@ -7,6 +7,22 @@
  * or out; struct lab_slot explains why the two never overlap.
  */
 #include "cache.h"
+#include "rows.h"
+
+/* Where slot s starts: its index with the bits reversed, as a fraction of
+ * the maze, so that any run of consecutive slots starts spread apart (two
+ * threads half a maze apart, four a quarter) and neighbours share no group. */
+static uint32_t slot_start_row(const struct lab_view *v, uint32_t s)
+{
+	unsigned bits = 0;
+	while ((1u << bits) < v->nslots)
+		bits++;
+	uint32_t rev = 0;
+	for (unsigned b = 0; b < bits; b++)
+		rev |= ((s >> b) & 1u) << (bits - 1 - b);
+	uint64_t g = bits ? ((uint64_t)rev * v->ngroups) >> bits : 0;
+	return (uint32_t)g << LAB_GROUP_SHIFT;
+}
 
 int lab_core_slot_claim(const struct lab_view *v, uint32_t key, uint32_t seed)
 {
@@ -15,12 +31,8 @@ int lab_core_slot_claim(const struct lab_view *v, uint32_t key, uint32_t seed)
 		uint32_t k = 0;
 		if (lab_load_relaxed(&v->slots[s].key) != 0)
 			continue;
-		if (atomic_compare_exchange_strong_explicit(&v->slots[s].key, &k, key,
-							    memory_order_acquire,
-							    memory_order_relaxed)) {
-			/* spread threads over the maze: each starts in its own group */
-			uint32_t g = (uint32_t)(((uint64_t)s * v->ngroups) / v->nslots);
-			lab_store_relaxed(&v->slots[s].hint, g << LAB_GROUP_SHIFT);
+		if (lab_cas_strong_acquire(&v->slots[s].key, &k, key)) {
+			lab_store_relaxed(&v->slots[s].hint, slot_start_row(v, s));
 			return (int)s;
 		}
 	}
@@ -34,9 +46,9 @@ bool lab_core_slot_release(const struct lab_view *v, int slot, uint32_t key)
 	/* a stealer holding the lock made the drain step aside: keep the slot */
 	if (lab_load_acquire(&s->top))
 		return false;
+	lab_group_release(v, (uint32_t)slot);
 	uint32_t k = key;
-	atomic_compare_exchange_strong_explicit(&s->key, &k, 0, memory_order_release,
-						memory_order_relaxed);
+	lab_cas_strong_release(&s->key, &k, 0);
 	return true;
 }
 
@@ -51,11 +63,11 @@ bool lab_cache_refill(const struct lab_view *v, struct lab_slot *s, uint32_t slo
 			want = (uint32_t)(nfree / (2 * v->nslots)) + 1;
 	}
 	uint32_t got[LAB_CACHE_BATCH];
-	uint32_t hint = lab_load_relaxed(&s->hint);
-	unsigned k = lab_rows_take(v, &hint, want, got);
+	unsigned k = lab_rows_take(v, slot, want, got);
 	if (!k)
 		return false;
-	lab_store_relaxed(&s->hint, hint);
+	if (k == LAB_CACHE_BATCH && LAB_UNLIKELY(lab_load_relaxed(&v->m->scarce)))
+		lab_store_relaxed(&v->m->scarce, 0); /* rooms are plentiful again */
 	uint32_t cached = LAB_OW_CACHED | slot;
 	uint32_t top = lab_load_relaxed(&s->top);
 	/* pop hands out ent[top-1] first: store so that the lowest index goes
@@ -98,66 +110,77 @@ void lab_core_drain(const struct lab_view *v, int slot)
 	lab_cache_leave(s);
 }
 
-/* Lock another thread's cache; false if it is in use. */
-static bool steal_lock(const struct lab_view *v, struct lab_slot *s)
+/* A sweep over other threads' caches: lock every slot that holds rooms,
+ * then one heavy barrier for all of them, then keep those whose owner is
+ * not inside (busy read after the barrier). locked[] gets the slots kept;
+ * the number kept. */
+static unsigned sweep_lock(const struct lab_view *v, uint32_t *locked)
 {
-	if (!lab_load_relaxed(&s->top) || lab_load_relaxed(&s->lock))
-		return false;
-	uint32_t z = 0;
-	if (!atomic_compare_exchange_strong_explicit(&s->lock, &z, 1, memory_order_acquire,
-						     memory_order_relaxed))
-		return false;
-	LAB_YIELD(); /* locked, owner not yet fenced */
+	unsigned n = 0;
+	for (uint32_t sl = 0; sl < v->nslots; sl++) {
+		struct lab_slot *s = &v->slots[sl];
+		uint32_t z = 0;
+		if (!lab_load_relaxed(&s->top) || lab_load_relaxed(&s->lock) ||
+		    !lab_cas_strong_acquire(&s->lock, &z, 1))
+			continue;
+		locked[n++] = sl;
+	}
+	if (!n)
+		return 0;
+	LAB_YIELD(); /* locked, owners not yet fenced */
 	if (v->heavy_barrier) {
-		/* a failed barrier leaves the owner's side unordered: give up */
+		/* a failed barrier leaves the owners' side unordered: give up */
 		if (v->heavy_barrier() != 0) {
-			lab_store_release(&s->lock, 0);
-			return false;
+			for (unsigned i = 0; i < n; i++)
+				lab_store_release(&v->slots[locked[i]].lock, 0);
+			return 0;
 		}
 	} else {
-		atomic_thread_fence(memory_order_seq_cst);
+		lab_fence_seq_cst();
 	}
-	if (lab_load_acquire(&s->busy)) {
-		lab_store_release(&s->lock, 0);
-		return false;
+	unsigned kept = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct lab_slot *s = &v->slots[locked[i]];
+		if (lab_load_acquire(&s->busy))
+			lab_store_release(&s->lock, 0);
+		else
+			locked[kept++] = locked[i];
 	}
-	return true;
+	return kept;
 }
 
 /* Take one cached room from any slot for owner word ow; -ENOMEM if none.
- * The acquire on busy in steal_lock() orders us after the owner's last use. */
+ * The acquire on busy in sweep_lock() orders us after the owner's last use. */
 long lab_cache_steal(const struct lab_view *v, uint32_t ow)
 {
-	for (uint32_t sl = 0; sl < v->nslots; sl++) {
-		struct lab_slot *s = &v->slots[sl];
-		if (!steal_lock(v, s))
-			continue;
-		long got = -LAB_ENOMEM;
+	uint32_t locked[LAB_SLOTS];
+	unsigned n = sweep_lock(v, locked);
+	long got = -LAB_ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		struct lab_slot *s = &v->slots[locked[i]];
 		uint32_t top = lab_load_relaxed(&s->top);
-		if (top) {
+		if (got < 0 && top) {
 			uint32_t e = lab_load_relaxed(&s->ent[top - 1]);
 			lab_store_relaxed(&s->top, top - 1);
 			lab_store_release(&v->owners[e], ow);
 			got = (long)e;
 		}
 		lab_store_release(&s->lock, 0);
-		if (got >= 0)
-			return got;
 	}
-	return -LAB_ENOMEM;
+	return got;
 }
 
 /* Return every cached room of every slot to the bitfield, so that a block
  * of a higher order can form. Rooms flushed. */
 uint64_t lab_cache_flush_all(const struct lab_view *v)
 {
+	uint32_t locked[LAB_SLOTS];
+	unsigned n = sweep_lock(v, locked);
 	uint64_t total = 0;
-	for (uint32_t sl = 0; sl < v->nslots; sl++) {
-		struct lab_slot *s = &v->slots[sl];
-		if (!steal_lock(v, s))
-			continue;
+	for (unsigned i = 0; i < n; i++) {
+		struct lab_slot *s = &v->slots[locked[i]];
 		uint32_t top = lab_load_relaxed(&s->top);
-		lab_cache_drain_n(v, s, sl, top);
+		lab_cache_drain_n(v, s, locked[i], top);
 		total += top;
 		lab_store_release(&s->lock, 0);
 	}
@@ -176,8 +199,7 @@ bool lab_core_slot_seize(const struct lab_view *v, int slot, uint32_t key)
 {
 	struct lab_slot *s = &v->slots[slot];
 	uint32_t z = 0;
-	if (!atomic_compare_exchange_strong_explicit(&s->lock, &z, 1, memory_order_acquire,
-						     memory_order_relaxed))
+	if (!lab_cas_strong_acquire(&s->lock, &z, 1))
 		return false;
 	if (lab_load_relaxed(&s->key) != key) {
 		lab_store_release(&s->lock, 0);
@@ -192,8 +214,8 @@ void lab_core_slot_reset(const struct lab_view *v, int slot, uint32_t key)
 	lab_store_relaxed(&s->top, 0);
 	lab_store_relaxed(&s->busy, 0);
 	lab_store_relaxed(&s->freeing, 0);
+	lab_group_release(v, (uint32_t)slot);
 	uint32_t k = key;
-	atomic_compare_exchange_strong_explicit(&s->key, &k, 0, memory_order_release,
-						memory_order_relaxed);
+	lab_cas_strong_release(&s->key, &k, 0);
 	lab_store_release(&s->lock, 0);
 }

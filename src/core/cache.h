@@ -17,7 +17,7 @@ static inline bool lab_cache_enter(const struct lab_view *v, struct lab_slot *s)
 	if (LAB_LIKELY(v->heavy_barrier))
 		lab_signal_fence(); /* the stealer's membarrier completes it */
 	else
-		atomic_thread_fence(memory_order_seq_cst);
+		lab_fence_seq_cst();
 	if (LAB_UNLIKELY(lab_load_acquire(&s->lock))) {
 		lab_store_release(&s->busy, 0);
 		return false;
@@ -62,6 +62,8 @@ static inline long lab_fast_alloc0(const struct lab_view *v, int slot, uint32_t 
 static inline int lab_fast_free0(const struct lab_view *v, int slot, uint64_t idx, uint32_t caller)
 {
 	struct lab_slot *s = &v->slots[slot];
+	if (LAB_UNLIKELY(lab_load_relaxed(&v->m->scarce))) /* to the bitfield: see lab_meta */
+		return 1;
 	if (LAB_UNLIKELY(!lab_cache_enter(v, s)))
 		return 1;
 	uint32_t top = lab_load_relaxed(&s->top);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Figures and the invariant checker. Neither changes the maze. */
-#include "core.h"
+#include "rows.h"
 
 void lab_core_stats(const struct lab_view *v, struct lab_core_stats *out)
 {
@@ -158,7 +158,7 @@ int lab_core_validate(const struct lab_view *v, char *why, size_t n)
 			total += clear;
 		}
 		if (r + 1 == v->nrows || ((r + 1) >> LAB_GROUP_SHIFT) != g) {
-			if (lab_load_relaxed(&v->groups[g]) != gsum)
+			if (lab_load_relaxed(&v->groups[g].free) != gsum)
 				return lab_core_fail(why, n, "group count differs from its rows", g,
 						     ", expected ", gsum);
 			g++;
@@ -168,6 +168,9 @@ int lab_core_validate(const struct lab_view *v, char *why, size_t n)
 	if (v->track_nfree && lab_load_relaxed(&v->m->nfree) != total)
 		return lab_core_fail(why, n, "nfree differs from the rows", 0, ", expected ",
 				     total);
+	int serr = lab_summary_check(v, why, n);
+	if (serr)
+		return serr;
 	uint64_t allocated = 0, per_slot[LAB_SLOTS];
 	for (uint32_t s = 0; s < LAB_SLOTS; s++)
 		per_slot[s] = 0;

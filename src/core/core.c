@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The core's entry points: layout, alloc, free, owner, give. */
 #include "cache.h"
+#include "rows.h"
 
 static uint64_t align64(uint64_t x)
 {
@@ -8,7 +9,7 @@ static uint64_t align64(uint64_t x)
 }
 
 struct layout {
-	uint64_t nrows, ngroups, groups, rows, bits, owners, slots, total;
+	uint64_t nrows, ngroups, nsum0, nsum1, groups, summary, rows, bits, owners, slots, total;
 };
 
 static bool layout_of(uint64_t pages, struct layout *l)
@@ -17,8 +18,12 @@ static bool layout_of(uint64_t pages, struct layout *l)
 		return false;
 	l->nrows = (pages + LAB_ROW_ROOMS - 1) >> LAB_ROW_SHIFT;
 	l->ngroups = (l->nrows + LAB_GROUP_ROWS - 1) >> LAB_GROUP_SHIFT;
+	l->nsum1 = (l->ngroups + 63) / 64;
+	l->nsum0 = (l->nsum1 + 63) / 64;
 	l->groups = align64(sizeof(struct lab_meta));
-	l->rows = align64(l->groups + l->ngroups * 4);
+	l->summary = align64(l->groups + l->ngroups * sizeof(struct lab_group));
+	/* a group's 32 row entries fill two whole lines of their own */
+	l->rows = (l->summary + 2 * 8 * (l->nsum0 + l->nsum1) + 127) & ~(uint64_t)127;
 	l->bits = align64(l->rows + l->nrows * 4);
 	l->owners = align64(l->bits + l->nrows * (LAB_ROW_ROOMS / 8));
 	l->slots = align64(l->owners + pages * 4);
@@ -47,9 +52,12 @@ void lab_core_layout(struct lab_meta *m, uint64_t pages, unsigned page_shift, ui
 	m->ngroups = (uint32_t)l.ngroups;
 	m->nslots = LAB_SLOTS;
 	unsigned mo = 0;
-	while (mo < 10 && (2ull << mo) <= pages)
+	while (mo < LAB_MAX_ORDER_CORE && (2ull << mo) <= pages)
 		mo++;
 	m->max_order = mo;
+	m->nsum0 = (uint32_t)l.nsum0;
+	m->nsum1 = (uint32_t)l.nsum1;
+	m->off_summary = l.summary;
 	m->off_groups = l.groups;
 	m->off_rows = l.rows;
 	m->off_bits = l.bits;
@@ -69,7 +77,7 @@ void lab_core_format(void *region, uint64_t pages, unsigned page_shift, uint64_t
 	for (uint32_t r = 0; r < v.nrows; r++) {
 		uint32_t cap = (uint32_t)lab_row_capacity(&v, r);
 		lab_store_relaxed(&v.rows[r], cap);
-		lab_add_relaxed(&v.groups[r >> LAB_GROUP_SHIFT], cap);
+		lab_add_relaxed(&v.groups[r >> LAB_GROUP_SHIFT].free, cap);
 		/* rooms past the end are set for good, so they are never claimed */
 		for (uint32_t b = cap; b < LAB_ROW_ROOMS; b++) {
 			lab_a64 *w = &v.bits[((uint64_t)r * LAB_ROW_ROOMS + b) >> 6];
@@ -77,8 +85,9 @@ void lab_core_format(void *region, uint64_t pages, unsigned page_shift, uint64_t
 		}
 	}
 	lab_store_relaxed(&m->nfree, pages);
+	lab_summary_rebuild(&v);
 	/* the magic last: a reader that sees it sees a formatted maze */
-	atomic_thread_fence(memory_order_release);
+	lab_fence_release();
 	m->magic = LAB_META_MAGIC;
 }
 
@@ -87,7 +96,11 @@ void lab_core_view(struct lab_view *v, void *region)
 	struct lab_meta *m = region;
 	char *base = region;
 	v->m = m;
-	v->groups = (lab_a32 *)(void *)(base + m->off_groups);
+	v->groups = (struct lab_group *)(void *)(base + m->off_groups);
+	v->sum_partial = (lab_a64 *)(void *)(base + m->off_summary);
+	v->sum_free = v->sum_partial + m->nsum0 + m->nsum1;
+	v->nsum0 = m->nsum0;
+	v->nsum1 = m->nsum1;
 	v->rows = (lab_a32 *)(void *)(base + m->off_rows);
 	v->bits = (lab_a64 *)(void *)(base + m->off_bits);
 	v->owners = (lab_a32 *)(void *)(base + m->off_owners);
@@ -139,25 +152,29 @@ long lab_core_alloc(const struct lab_view *v, int slot, unsigned order, bool may
 	} else {
 		hint = (uint32_t)(((ow & LAB_OW_TID) * 2654435761u) % v->nrows);
 	}
-	long idx = lab_rows_alloc(v, order, hint, ow);
+	long idx = lab_rows_alloc(v, slot, order, hint, ow);
 	if (idx >= 0) {
 		if (slot >= 0 && order)
 			lab_store_relaxed(&v->slots[slot].hint_big,
 					  (uint32_t)(idx >> LAB_ROW_SHIFT));
 		return idx;
 	}
-	/* exhaustion at the bitfield level: reach the rooms parked in caches */
-	if (order == 0)
+	/* exhaustion at the bitfield level: frees now bypass the caches, and
+	 * the rooms parked in caches are reached by one sweep */
+	if (order == 0) {
+		if (!lab_load_relaxed(&v->m->scarce))
+			lab_store_relaxed(&v->m->scarce, 1);
 		return lab_cache_steal(v, ow);
+	}
 	if (lab_cache_flush_all(v))
-		idx = lab_rows_alloc(v, order, hint, ow);
+		idx = lab_rows_alloc(v, slot, order, hint, ow);
 	return idx >= 0 ? idx : -LAB_ENOMEM;
 }
 
 /* Is idx inside (not at the start of) an allocated block? */
 static bool inside_block(const struct lab_view *v, uint64_t idx)
 {
-	for (unsigned o = 1; o <= 10; o++) {
+	for (unsigned o = 1; o <= LAB_MAX_ORDER_CORE; o++) {
 		uint64_t h = idx & ~((1ull << o) - 1);
 		if (h == idx)
 			continue;
@@ -221,7 +238,7 @@ int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned ord
 {
 	if (idx >= v->pages)
 		return -LAB_EFAULT;
-	if (order == 0 && slot >= 0) {
+	if (order == 0 && slot >= 0 && !lab_load_relaxed(&v->m->scarce)) {
 		struct lab_slot *s = &v->slots[slot];
 		if (lab_cache_enter(v, s)) { /* make room in a full cache */
 			if (lab_load_relaxed(&s->top) == LAB_CACHE_CAP)
@@ -241,7 +258,7 @@ uint32_t lab_core_block(const struct lab_view *v, uint64_t idx, uint64_t *head)
 	*head = idx;
 	if (idx >= v->pages)
 		return 0;
-	for (unsigned o = 0; o <= 10; o++) {
+	for (unsigned o = 0; o <= LAB_MAX_ORDER_CORE; o++) {
 		uint64_t h = idx & ~((1ull << o) - 1);
 		if (o && h == idx)
 			continue;
@@ -279,9 +296,7 @@ int lab_core_give(const struct lab_view *v, int slot, uint64_t idx, uint32_t cal
 int lab_core_adopt(const struct lab_view *v, uint64_t idx, uint32_t ow, uint32_t key)
 {
 	uint32_t e = ow;
-	if (atomic_compare_exchange_strong_explicit(&v->owners[idx], &e,
-						    (ow & ~LAB_OW_KEY) | (key & LAB_OW_KEY),
-						    memory_order_acq_rel, memory_order_relaxed))
+	if (lab_cas_strong_acq_rel(&v->owners[idx], &e, (ow & ~LAB_OW_KEY) | (key & LAB_OW_KEY)))
 		return 0;
 	return lab_ow_allocated(e) ? -LAB_EPERM : -LAB_ENOENT;
 }
@@ -289,9 +304,7 @@ int lab_core_adopt(const struct lab_view *v, uint64_t idx, uint32_t ow, uint32_t
 int lab_core_free_exact(const struct lab_view *v, uint64_t idx, uint32_t ow)
 {
 	uint32_t e = ow;
-	if (!lab_ow_allocated(ow) ||
-	    !atomic_compare_exchange_strong_explicit(&v->owners[idx], &e, 0, memory_order_acq_rel,
-						     memory_order_relaxed))
+	if (!lab_ow_allocated(ow) || !lab_cas_strong_acq_rel(&v->owners[idx], &e, 0))
 		return -LAB_ENOENT;
 	lab_rows_free(v, idx, lab_ow_order(ow));
 	return 0;

@@ -102,12 +102,13 @@ LAB_HIDDEN void lab_core_layout(struct lab_meta *m, uint64_t pages, unsigned pag
 LAB_HIDDEN int lab_core_meta_check(const void *region, uint64_t len, uint64_t pages,
 				   unsigned page_shift, uint64_t reserve);
 
-/* Internal to the core (rows.c, cache.c). */
-LAB_HIDDEN long lab_rows_alloc(const struct lab_view *v, unsigned order, uint32_t hint,
+/* Internal to the core (rows.c, search.c, cache.c). */
+LAB_HIDDEN long lab_rows_alloc(const struct lab_view *v, int slot, unsigned order, uint32_t hint,
 			       uint32_t ow);
 LAB_HIDDEN void lab_rows_free(const struct lab_view *v, uint64_t idx, unsigned order);
 LAB_HIDDEN void lab_rows_free_batch(const struct lab_view *v, uint32_t *idx, unsigned n);
-LAB_HIDDEN unsigned lab_rows_take(const struct lab_view *v, uint32_t *hint, unsigned want,
+/* A cache refill for slot: up to want order-0 rooms from one row. */
+LAB_HIDDEN unsigned lab_rows_take(const struct lab_view *v, uint32_t slot, unsigned want,
 				  uint32_t *out);
 LAB_HIDDEN long lab_cache_steal(const struct lab_view *v, uint32_t ow);
 LAB_HIDDEN uint64_t lab_cache_flush_all(const struct lab_view *v);

@@ -6,10 +6,15 @@
  *   owner words  one 32-bit word per room: who holds it (the user's view)
  *   bitfield     one bit per room, 512 bits (one cache line) per row
  *   rows         one 32-bit entry per row: free count (10 bits) + HUGE flag
- *   groups       one 32-bit free count per 32 rows (16384 rooms)
+ *   groups       32 rows each, one cache line: free count and the slot
+ *                that reserved the group (its owner refills there alone)
+ *   summaries    two bitmaps of groups, with a top level over their words:
+ *                unreserved groups that may hold a partly used row, and
+ *                those that may hold a whole free row (search hints)
  *   nfree        free rooms at the bitfield level, the whole maze
  *   slots        per-thread caches of free order-0 rooms
- * See docs/DESIGN.md for the protocol and the memory orders.
+ * Each array's concurrency contract is beside its field in struct lab_view;
+ * docs/DESIGN.md has the protocol and the memory orders.
  */
 #ifndef LAB_CORE_META_H
 #define LAB_CORE_META_H
@@ -19,7 +24,7 @@
 #include <stdint.h>
 
 #define LAB_META_MAGIC 0x4c6162795269746bULL /* "LabyRitk" */
-#define LAB_META_VERSION 1u
+#define LAB_META_VERSION 2u
 
 #define LAB_ROW_SHIFT 9u
 #define LAB_ROW_ROOMS (1u << LAB_ROW_SHIFT) /* 512 rooms: an order-9 block */
@@ -30,6 +35,7 @@
 #define LAB_CACHE_CAP 64u   /* entries per cache */
 #define LAB_CACHE_BATCH 32u /* rooms moved per refill or drain */
 #define LAB_MAX_ROOMS (1ull << 31)
+#define LAB_MAX_ORDER_CORE 10u /* the largest block: 2^10 rooms, two rows */
 
 /* Row entry: free count in the low bits; HUGE when the row is handed out
  * whole (order 9, or half of order 10); its bits then stay clear. */
@@ -96,6 +102,12 @@ struct lab_slot {
 	/* freeing: index+1 of the room the owner is freeing, so that a signal
 	 * handler on the same thread does not free or give it too. Owner-only. */
 	lab_a32 freeing;
+	/* group: index+1 of the group this slot reserved, 0 none. Written by
+	 * the owner inside its critical section (refill, release), or by the
+	 * reaper of a dead owner; read by searchers as a hint. Written before
+	 * the group's tag is set and after it is cleared, so a group's tag
+	 * names a slot only while that slot's group names the group. */
+	lab_a32 group;
 	/* lock: stealers CAS 0 -> 1 (acquire) and store 0 (release); the owner
 	 * reads it (acquire) after setting busy and bypasses the cache if set. */
 	_Alignas(64) lab_a32 lock;
@@ -123,21 +135,65 @@ struct lab_meta {
 	 * by a free that sees waiters. Both seq_cst (Dekker with the free). */
 	_Alignas(64) lab_a32 waiters;
 	lab_a32 wake_seq;
+	/* scarce: 1 once an order-0 allocation found the bitfield empty;
+	 * frees then bypass the thread caches, so that the next free room is
+	 * found by search instead of by stealing. Cleared by a refill that got
+	 * a whole batch. A hint: relaxed, read by every free, rarely written. */
+	_Alignas(64) lab_a32 scarce;
+	uint32_t nsum0, nsum1; /* summary words: top level, group level */
+	uint64_t off_summary;  /* partial map, then free map; each top then groups */
 	_Alignas(64) uint8_t pad_[64];
 };
 
-/* A process-local view: the region's arrays as pointers. */
+/* One group of 32 rows, alone on its cache line: threads that work in
+ * different groups write no line in common. */
+struct lab_group {
+	/* free: free rooms at the bitfield level in the group's rows (their
+	 * counts summed once no operation is in flight). Relaxed add/sub after
+	 * the row entry changed. */
+	lab_a32 free;
+	/* tag: slot+1 of the slot that reserved the group, 0 none. Set by that
+	 * slot with a CAS from 0 and cleared by it (or by the reaper of a dead
+	 * owner) with a CAS back, both seq_cst: Dekker with a free that reads
+	 * it (seq_cst) after changing a row to decide who publishes the row in
+	 * the summaries. Other slots refill here only on their last pass. */
+	lab_a32 tag;
+	uint32_t pad_[14];
+};
+
+/* A process-local view: the region's arrays as pointers, each with its
+ * concurrency contract (see rows.c and cache.c for the protocols). */
 struct lab_view {
 	struct lab_meta *m;
-	lab_a32 *groups;
+	/* groups: see struct lab_group. */
+	struct lab_group *groups;
+	/* rows: free count and HUGE. Allocators take from the count with a
+	 * CAS before they claim bits; frees add after they cleared bits, so a
+	 * row never has fewer clear bits than its count promises. RMWs are
+	 * seq_cst where a row's class changes (full, partly used, free): the
+	 * Dekker pair with the group tag. */
 	lab_a32 *rows;
+	/* bits: one per room, set while the room is allocated or cached (or
+	 * claimed in flight). Set by CAS after a reservation, cleared by
+	 * fetch_and (release: publishes the owner word's reset). */
 	lab_a64 *bits;
+	/* owners: the truth of who holds each room; see the LAB_OW_* words.
+	 * Allocated by a release store after the claim, freed by CAS (frees
+	 * and gives race on it), parked and unparked by the cache owner. */
 	lab_a32 *owners;
+	/* summaries: bit g of a map set (seq_cst) by whoever turns a row of an
+	 * unreserved group g partly used or free, or by a reserver leaving g;
+	 * cleared (seq_cst) by a searcher that then looks at g's rows again
+	 * and sets it back if it finds one. So a bit is never lost for a group
+	 * that has such a row; a set bit may be stale. Top-level bits the
+	 * same over the group-level words. */
+	lab_a64 *sum_partial, *sum_free;
 	struct lab_slot *slots;
 	uint64_t pages;
 	uint64_t reserve;
 	uint32_t nrows, ngroups, nslots, max_order;
-	bool track_nfree; /* reserve > 0 */
+	uint32_t nsum0, nsum1; /* words of each summary: top level, group level */
+	bool track_nfree;      /* reserve > 0 */
 	/* the stealers' heavy barrier; NULL: owners use a full fence */
 	int (*heavy_barrier)(void); /* 0 on success */
 };

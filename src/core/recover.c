@@ -6,7 +6,7 @@
  *
  * The in-flight states tolerated here are those tests/crash/README.md lists;
  * anything else is damage, reported before a single word is written. */
-#include "core.h"
+#include "rows.h"
 
 static bool bit_get(const struct lab_view *v, uint64_t i)
 {
@@ -193,7 +193,7 @@ int lab_core_recover(const struct lab_view *v, const struct lab_recover_ops *ops
 			r.rows_fixed++;
 		}
 		if (r0 + 1 == v->nrows || ((r0 + 1) & (LAB_GROUP_ROWS - 1)) == 0) {
-			lab_a32 *g = &v->groups[r0 >> LAB_GROUP_SHIFT];
+			lab_a32 *g = &v->groups[r0 >> LAB_GROUP_SHIFT].free;
 			if (lab_load_relaxed(g) != gsum) {
 				lab_store_relaxed(g, (uint32_t)gsum);
 				r.rows_fixed++;
@@ -216,7 +216,9 @@ int lab_core_recover(const struct lab_view *v, const struct lab_recover_ops *ops
 		lab_store_relaxed(&sl->lock, 0);
 	}
 	lab_store_relaxed(&v->m->waiters, 0);
-	atomic_thread_fence(memory_order_release);
+	lab_store_relaxed(&v->m->scarce, 0);
+	lab_summary_rebuild(v);
+	lab_fence_release();
 	if (out)
 		*out = r;
 	return 0;
@@ -238,7 +240,8 @@ int lab_core_meta_check(const void *region, uint64_t len, uint64_t pages, unsign
 	if (m->magic != LAB_META_MAGIC || m->version != want.version ||
 	    m->page_shift != want.page_shift || m->pages != want.pages ||
 	    m->reserve != want.reserve || m->nrows != want.nrows || m->ngroups != want.ngroups ||
-	    m->nslots != want.nslots || m->max_order != want.max_order ||
+	    m->nslots != want.nslots || m->max_order != want.max_order || m->nsum0 != want.nsum0 ||
+	    m->nsum1 != want.nsum1 || m->off_summary != want.off_summary ||
 	    m->off_groups != want.off_groups || m->off_rows != want.off_rows ||
 	    m->off_bits != want.off_bits || m->off_owners != want.off_owners ||
 	    m->off_slots != want.off_slots || m->total_bytes != want.total_bytes)

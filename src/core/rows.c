@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Rows and the bitfield: searching, claiming and releasing blocks.
+/* Rows and the bitfield: claiming and releasing rooms in one row.
  *
  * Protocol (see docs/DESIGN.md): an allocator first reserves rooms from the
  * row entry's free count with a CAS, then sets that many bits with CAS on
  * the row's words. A free clears bits first, then adds to the count. So the
  * number of clear bits in a row is never below its count plus the
  * reservations not yet claimed, and a reservation always finds its bits.
+ *
+ * Every change of a row entry that turns the row partly used or free is
+ * told to lab_row_changed, which keeps the group summaries (summary.c).
  */
-#include "core.h"
+#include "rows.h"
+
+#if defined(__BMI2__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#endif
 
 static const uint64_t lab_align_mask[7] = {
 	~0ull,		       /* order 0: every bit */
@@ -35,50 +42,90 @@ static inline uint64_t run_mask(unsigned k)
 	return k >= 6 ? ~0ull : ((1ull << (1u << k)) - 1);
 }
 
-/* Take up to want rooms from the row count; the number taken. */
-static uint32_t row_reserve_upto(lab_a32 *re, uint32_t want)
+/* The lowest n (1..64) set bits of f, or all of f if it has fewer. One run
+ * of set bits (a row taken in order) costs a multiply; scattered bits use
+ * pdep where the build targets BMI2, else a loop. */
+static inline uint64_t lowest_bits(uint64_t f, unsigned n)
 {
-	uint32_t e = lab_load_relaxed(re);
-	for (;;) {
-		uint32_t c = e & LAB_ROW_COUNT;
-		if ((e & LAB_ROW_HUGE) || c == 0)
-			return 0;
-		uint32_t k = c < want ? c : want;
-		if (lab_cas_acq_rel(re, &e, e - k))
-			return k;
+	uint64_t low = f & (0 - f);
+	if (((f + low) & f) == 0) /* one run: mask(n) shifted to its start */
+		return (low * ((2ull << (n - 1)) - 1)) & f;
+#if defined(__BMI2__) && defined(__x86_64__)
+	return _pdep_u64(n >= 64 ? ~0ull : (1ull << n) - 1, f);
+#else
+	uint64_t take = 0;
+	for (; f && n; n--) {
+		uint64_t b = f & (0 - f);
+		take |= b;
+		f ^= b;
 	}
-}
-
-static bool row_reserve(lab_a32 *re, uint32_t n)
-{
-	uint32_t e = lab_load_relaxed(re);
-	do {
-		if ((e & LAB_ROW_HUGE) || (e & LAB_ROW_COUNT) < n)
-			return false;
-	} while (!lab_cas_acq_rel(re, &e, e - n));
-	return true;
-}
-
-/* A whole free row becomes HUGE. */
-static bool row_take_huge(const struct lab_view *v, uint32_t row)
-{
-	uint32_t e = LAB_ROW_ROOMS;
-	return atomic_compare_exchange_strong_explicit(&v->rows[row], &e, LAB_ROW_HUGE,
-						       memory_order_acq_rel, memory_order_relaxed);
+	return take;
+#endif
 }
 
 static void counts_sub(const struct lab_view *v, uint32_t row, uint32_t n)
 {
-	lab_sub_relaxed(&v->groups[row >> LAB_GROUP_SHIFT], n);
+	lab_sub_relaxed(&v->groups[row >> LAB_GROUP_SHIFT].free, n);
 	if (v->track_nfree)
 		lab_sub_relaxed(&v->m->nfree, n);
 }
 
 static void counts_add(const struct lab_view *v, uint32_t row, uint32_t n)
 {
-	lab_add_relaxed(&v->groups[row >> LAB_GROUP_SHIFT], n);
+	lab_add_relaxed(&v->groups[row >> LAB_GROUP_SHIFT].free, n);
 	if (v->track_nfree)
 		lab_add_relaxed(&v->m->nfree, n);
+}
+
+/* A row entry moved from old to now. If the row became partly used or free
+ * and its group is reserved by nobody, mark the group in that summary; a
+ * reserved group is published by its reserver when it leaves. The tag is
+ * read after the row changed (seq_cst both): Dekker with the release. */
+void lab_row_changed(const struct lab_view *v, uint32_t row, uint32_t old, uint32_t now)
+{
+	unsigned a = lab_row_class(v, row, old), b = lab_row_class(v, row, now);
+	if (a == b || b == LAB_CLASS_FULL)
+		return;
+	uint32_t g = row >> LAB_GROUP_SHIFT;
+	if (lab_load_seq_cst(&v->groups[g].tag))
+		return;
+	lab_sum_mark(v, b == LAB_CLASS_PARTIAL ? v->sum_partial : v->sum_free, g);
+}
+
+/* Add n to a row's count (a free, or a reservation rolled back). */
+static void row_give_back(const struct lab_view *v, uint32_t row, uint32_t n)
+{
+	uint32_t old = lab_add_seq_cst(&v->rows[row], n);
+	lab_row_changed(v, row, old, old + n);
+}
+
+/* Take up to want rooms from the row count; the number taken. */
+static uint32_t row_reserve_upto(const struct lab_view *v, uint32_t row, uint32_t want)
+{
+	lab_a32 *re = &v->rows[row];
+	uint32_t e = lab_load_relaxed(re);
+	for (;;) {
+		uint32_t c = e & LAB_ROW_COUNT;
+		if ((e & LAB_ROW_HUGE) || c == 0)
+			return 0;
+		uint32_t k = c < want ? c : want;
+		if (lab_cas_seq_cst(re, &e, e - k)) {
+			lab_row_changed(v, row, e, e - k);
+			return k;
+		}
+	}
+}
+
+static bool row_reserve(const struct lab_view *v, uint32_t row, uint32_t n)
+{
+	lab_a32 *re = &v->rows[row];
+	uint32_t e = lab_load_relaxed(re);
+	do {
+		if ((e & LAB_ROW_HUGE) || (e & LAB_ROW_COUNT) < n)
+			return false;
+	} while (!lab_cas_seq_cst(re, &e, e - n));
+	lab_row_changed(v, row, e, e - n);
+	return true;
 }
 
 /* Set k clear bits of a row that the caller reserved; writes the indices. */
@@ -91,12 +138,7 @@ static void row_claim_bits(const struct lab_view *v, uint32_t row, uint32_t k, u
 		for (unsigned j = 0; j < LAB_ROW_WORDS && got < k; j++) {
 			uint64_t w = lab_load_relaxed(&b[j]);
 			while (~w && got < k) {
-				uint64_t f = ~w, take = 0;
-				for (uint32_t need = k - got; f && need; need--) {
-					uint64_t low = f & (0 - f);
-					take |= low;
-					f ^= low;
-				}
+				uint64_t take = lowest_bits(~w, k - got);
 				if (lab_cas_acq_rel(&b[j], &w, w | take)) {
 					while (take) {
 						out[got++] = base + j * 64u +
@@ -133,9 +175,7 @@ static long row_claim_run(const struct lab_view *v, uint32_t row, unsigned order
 		unsigned t;
 		for (t = 0; t < nw; t++) {
 			uint64_t z = 0;
-			if (!atomic_compare_exchange_strong_explicit(&b[j + t], &z, ~0ull,
-								     memory_order_acq_rel,
-								     memory_order_relaxed))
+			if (!lab_cas_strong_acq_rel(&b[j + t], &z, ~0ull))
 				break;
 		}
 		if (t == nw)
@@ -146,6 +186,20 @@ static long row_claim_run(const struct lab_view *v, uint32_t row, unsigned order
 	return -1;
 }
 
+/* A whole free row becomes HUGE. */
+static bool row_take_huge(const struct lab_view *v, uint32_t row)
+{
+	uint32_t e = LAB_ROW_ROOMS;
+	return lab_cas_strong_seq_cst(&v->rows[row], &e, LAB_ROW_HUGE);
+}
+
+/* A HUGE row is free again. */
+static void row_put_huge(const struct lab_view *v, uint32_t row)
+{
+	lab_xchg_seq_cst(&v->rows[row], LAB_ROW_ROOMS);
+	lab_row_changed(v, row, LAB_ROW_HUGE, LAB_ROW_ROOMS);
+}
+
 /* Take a whole row (order 9) or an aligned pair of rows (order 10). */
 static bool row_try_huge(const struct lab_view *v, uint32_t row, unsigned order)
 {
@@ -154,125 +208,52 @@ static bool row_try_huge(const struct lab_view *v, uint32_t row, unsigned order)
 	if ((row & 1) || row + 1 >= v->nrows || !row_take_huge(v, row))
 		return false;
 	if (!row_take_huge(v, row + 1)) {
-		lab_store_release(&v->rows[row], LAB_ROW_ROOMS);
+		row_put_huge(v, row);
 		return false;
 	}
 	return true;
 }
 
-/* Scan groups from the hint's group, rows within a group. Small requests
- * prefer partly used rows so that whole rows stay free for huge blocks. */
-typedef long (*row_fn)(const struct lab_view *v, uint32_t row, unsigned order, uint32_t *out,
-		       uint32_t want);
-
-static long search(const struct lab_view *v, uint32_t hint, unsigned order, row_fn fn,
-		   uint32_t *out, uint32_t want)
+bool lab_row_try(const struct lab_view *v, uint32_t row, struct lab_req *q)
 {
-	uint32_t need = order > LAB_ROW_SHIFT ? 2 * LAB_ROW_ROOMS : 1u << order;
-	uint32_t row_need = need > LAB_ROW_ROOMS ? LAB_ROW_ROOMS : need;
-	bool huge = order >= LAB_ROW_SHIFT;
-	uint32_t g0 = (hint < v->nrows ? hint : 0) >> LAB_GROUP_SHIFT;
-	/* pass 0: partly used rows anywhere (small requests only), so that
-	 * small blocks pack together; pass 1: any row, whole free ones too */
-	for (int pass = huge ? 1 : 0; pass < 2; pass++) {
-		for (uint32_t gi = 0; gi < v->ngroups; gi++) {
-			uint32_t g = g0 + gi;
-			if (g >= v->ngroups)
-				g -= v->ngroups;
-			uint32_t gc = lab_load_relaxed(&v->groups[g]);
-			if (gc < need)
-				continue;
-			uint32_t r0 = g << LAB_GROUP_SHIFT;
-			uint32_t r1 = r0 + LAB_GROUP_ROWS;
-			if (r1 > v->nrows)
-				r1 = v->nrows;
-			uint64_t gcap = v->pages - ((uint64_t)r0 << LAB_ROW_SHIFT);
-			if (gcap > (uint64_t)(r1 - r0) << LAB_ROW_SHIFT)
-				gcap = (uint64_t)(r1 - r0) << LAB_ROW_SHIFT;
-			if (pass == 0 && gc == gcap)
-				continue; /* an untouched group has no partly used row */
-			uint32_t rs = (gi == 0 && hint >= r0 && hint < r1) ? hint : r0;
-			for (uint32_t k = 0; k < r1 - r0; k++) {
-				uint32_t r = rs + k;
-				if (r >= r1)
-					r -= (r1 - r0);
-				uint32_t e = lab_load_relaxed(&v->rows[r]);
-				uint32_t c = e & LAB_ROW_COUNT;
-				if ((e & LAB_ROW_HUGE) || c < row_need)
-					continue;
-				if (pass == 0 && c == lab_row_capacity(v, r))
-					continue;
-				long res = fn(v, r, order, out, want);
-				if (res >= 0)
-					return res;
-			}
-		}
+	if (q->want) { /* a batch of order-0 rooms */
+		uint32_t k = row_reserve_upto(v, row, q->want);
+		if (!k)
+			return false;
+		LAB_YIELD(); /* reserved, not yet claimed */
+		row_claim_bits(v, row, k, q->out);
+		counts_sub(v, row, k);
+		q->got = k;
+		return true;
 	}
-	return -1;
-}
-
-static long try_block(const struct lab_view *v, uint32_t row, unsigned order, uint32_t *out,
-		      uint32_t want)
-{
-	(void)out;
-	(void)want;
-	if (order >= LAB_ROW_SHIFT) {
-		if (!row_try_huge(v, row, order))
-			return -1;
-		counts_sub(v, row, 1u << order);
-		return (long)((uint64_t)row << LAB_ROW_SHIFT);
+	if (q->order >= LAB_ROW_SHIFT) {
+		if (!row_try_huge(v, row, q->order))
+			return false;
+		counts_sub(v, row, 1u << q->order);
+		q->idx = (long)((uint64_t)row << LAB_ROW_SHIFT);
+		return true;
 	}
-	uint32_t n = 1u << order;
-	if (!row_reserve(&v->rows[row], n))
-		return -1;
+	uint32_t n = 1u << q->order;
+	if (!row_reserve(v, row, n))
+		return false;
 	LAB_YIELD(); /* reserved, not yet claimed */
-	long idx = row_claim_run(v, row, order);
+	long idx = row_claim_run(v, row, q->order);
 	if (idx < 0) {
-		lab_add_release(&v->rows[row], n);
-		return -1;
+		row_give_back(v, row, n);
+		return false;
 	}
 	counts_sub(v, row, n);
-	return idx;
-}
-
-long lab_rows_alloc(const struct lab_view *v, unsigned order, uint32_t hint, uint32_t ow)
-{
-	long idx = search(v, hint, order, try_block, 0, 0);
-	LAB_YIELD();  /* claimed, owner not yet written */
-	if (idx >= 0) /* publish the owner; pairs with the acquire in free */
-		lab_store_release(&v->owners[idx], ow);
-	return idx;
-}
-
-static long try_batch(const struct lab_view *v, uint32_t row, unsigned order, uint32_t *out,
-		      uint32_t want)
-{
-	(void)order;
-	uint32_t k = row_reserve_upto(&v->rows[row], want);
-	if (!k)
-		return -1;
-	LAB_YIELD(); /* reserved, not yet claimed */
-	row_claim_bits(v, row, k, out);
-	counts_sub(v, row, k);
-	return (long)(((uint64_t)row << 32) | k);
-}
-
-unsigned lab_rows_take(const struct lab_view *v, uint32_t *hint, unsigned want, uint32_t *out)
-{
-	long r = search(v, *hint, 0, try_batch, out, want);
-	if (r < 0)
-		return 0;
-	*hint = (uint32_t)((uint64_t)r >> 32);
-	return (unsigned)(r & 0xffffffff);
+	q->idx = idx;
+	return true;
 }
 
 void lab_rows_free(const struct lab_view *v, uint64_t idx, unsigned order)
 {
 	uint32_t row = (uint32_t)(idx >> LAB_ROW_SHIFT);
 	if (order >= LAB_ROW_SHIFT) {
-		lab_store_release(&v->rows[row], LAB_ROW_ROOMS);
+		row_put_huge(v, row);
 		if (order > LAB_ROW_SHIFT)
-			lab_store_release(&v->rows[row + 1], LAB_ROW_ROOMS);
+			row_put_huge(v, row + 1);
 		counts_add(v, row, 1u << order);
 		return;
 	}
@@ -284,7 +265,7 @@ void lab_rows_free(const struct lab_view *v, uint64_t idx, unsigned order)
 		for (unsigned t = 0; t < (1u << (order - 6)); t++)
 			lab_store_release(&w[t], 0);
 	}
-	lab_add_release(&v->rows[row], 1u << order);
+	row_give_back(v, row, 1u << order);
 	counts_add(v, row, 1u << order);
 }
 
@@ -299,7 +280,6 @@ void lab_rows_free_batch(const struct lab_view *v, uint32_t *idx, unsigned n)
 			idx[j] = idx[j - 1];
 		idx[j] = x;
 	}
-	uint64_t total = 0;
 	for (unsigned i = 0; i < n;) {
 		uint32_t row = idx[i] >> LAB_ROW_SHIFT;
 		uint32_t cnt = 0;
@@ -313,10 +293,7 @@ void lab_rows_free_batch(const struct lab_view *v, uint32_t *idx, unsigned n)
 			}
 			lab_and_release(&v->bits[word], ~mask);
 		}
-		lab_add_release(&v->rows[row], cnt);
-		lab_add_relaxed(&v->groups[row >> LAB_GROUP_SHIFT], cnt);
-		total += cnt;
+		row_give_back(v, row, cnt);
+		counts_add(v, row, cnt);
 	}
-	if (total && v->track_nfree)
-		lab_add_relaxed(&v->m->nfree, total);
 }

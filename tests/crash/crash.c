@@ -319,7 +319,7 @@ static void examine(const struct lab_view *v, const struct scope *sc, struct fin
 			     "row count below its clear bits");
 	}
 	for (uint32_t g = 0; g < v->ngroups; g++) {
-		uint64_t gc = rd(&v->groups[g]);
+		uint64_t gc = rd(&v->groups[g].free);
 		if (gc > gsum[g])
 			note(fs, gc - gsum[g] <= sc->group_rooms[g], gc - gsum[g],
 			     "group count above its rows");
