@@ -9,21 +9,6 @@
 #include "cache.h"
 #include "rows.h"
 
-/* Where slot s starts: its index with the bits reversed, as a fraction of
- * the maze, so that any run of consecutive slots starts spread apart (two
- * threads half a maze apart, four a quarter) and neighbours share no group. */
-static uint32_t slot_start_row(const struct lab_view *v, uint32_t s)
-{
-	unsigned bits = 0;
-	while ((1u << bits) < v->nslots)
-		bits++;
-	uint32_t rev = 0;
-	for (unsigned b = 0; b < bits; b++)
-		rev |= ((s >> b) & 1u) << (bits - 1 - b);
-	uint64_t g = bits ? ((uint64_t)rev * v->ngroups) >> bits : 0;
-	return (uint32_t)g << LAB_GROUP_SHIFT;
-}
-
 int lab_core_slot_claim(const struct lab_view *v, uint32_t key, uint32_t seed)
 {
 	for (uint32_t i = 0; i < v->nslots; i++) {
@@ -32,7 +17,8 @@ int lab_core_slot_claim(const struct lab_view *v, uint32_t key, uint32_t seed)
 		if (lab_load_relaxed(&v->slots[s].key) != 0)
 			continue;
 		if (lab_cas_strong_acquire(&v->slots[s].key, &k, key)) {
-			lab_store_relaxed(&v->slots[s].hint, slot_start_row(v, s));
+			lab_store_relaxed(&v->slots[s].hint, lab_slot_home(v, s)
+								     << LAB_GROUP_SHIFT);
 			return (int)s;
 		}
 	}

@@ -28,6 +28,22 @@ static inline uint32_t lab_group_rows_end(const struct lab_view *v, uint32_t g)
 	return end < v->nrows ? end : v->nrows;
 }
 
+/* Slot s's home group: its index with the bits reversed, as a fraction of
+ * the maze, so that any run of consecutive slots lies spread apart (two
+ * threads half a maze apart, four a quarter) and neighbours share no group.
+ * A slot starts there, and looks for free rows from there, so that it
+ * reuses the rows it freed instead of walking through the maze. */
+static inline uint32_t lab_slot_home(const struct lab_view *v, uint32_t s)
+{
+	unsigned bits = 0;
+	while ((1u << bits) < v->nslots)
+		bits++;
+	uint32_t rev = 0;
+	for (unsigned b = 0; b < bits; b++)
+		rev |= ((s >> b) & 1u) << (bits - 1 - b);
+	return bits ? (uint32_t)(((uint64_t)rev * v->ngroups) >> bits) : 0;
+}
+
 /* A request to a row: a block of 2^order rooms, or (batch) up to want
  * order-0 rooms for a cache, written to out. */
 struct lab_req {

@@ -10,7 +10,8 @@
  *   2. partly used rows of its own group (32 row entries);
  *   3. unreserved groups with a partly used row (the partial summary);
  *   4. free rows of its own group;
- *   5. unreserved groups with a free row (the free summary);
+ *   5. unreserved groups with a free row (the free summary), from the
+ *      slot's home group on (lab_slot_home);
  *   6. the groups other slots reserved (their rows, without their tag).
  * A refill that finds its rooms in another group in steps 3 or 5 reserves
  * that group and leaves its own. Blocks (order >= 1) take the same steps but
@@ -142,7 +143,8 @@ static bool find(const struct lab_view *v, int slot, uint32_t hint, struct lab_r
 		*gfound = mine - 1;
 		return true;
 	}
-	if (map_try(v, v->sum_free, LAB_CLASS_FREE, start, q, gfound)) {
+	uint32_t home = slot >= 0 ? lab_slot_home(v, (uint32_t)slot) : start;
+	if (map_try(v, v->sum_free, LAB_CLASS_FREE, home, q, gfound)) {
 		*from_map = true;
 		return true;
 	}
