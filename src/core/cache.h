@@ -8,7 +8,7 @@
 
 /* Enter the owner's critical section; false if the cache must be bypassed
  * (a signal handler re-entered this thread's cache, or a stealer holds it). */
-static inline bool lab_cache_enter(const struct lab_view *v, struct lab_slot *s)
+LAB_INLINE bool lab_cache_enter(const struct lab_view *v, struct lab_slot *s)
 {
 	if (LAB_UNLIKELY(lab_load_relaxed(&s->busy)))
 		return false;
@@ -26,14 +26,14 @@ static inline bool lab_cache_enter(const struct lab_view *v, struct lab_slot *s)
 }
 
 /* Leave it: release publishes ent[] and top to the next stealer. */
-static inline void lab_cache_leave(struct lab_slot *s)
+LAB_INLINE void lab_cache_leave(struct lab_slot *s)
 {
 	lab_signal_fence();
 	lab_store_release(&s->busy, 0);
 }
 
 /* Pop a cached room and hand it to ow; -1 when the cache is empty. */
-static inline long lab_cache_pop(const struct lab_view *v, struct lab_slot *s, uint32_t ow)
+LAB_INLINE long lab_cache_pop(const struct lab_view *v, struct lab_slot *s, uint32_t ow)
 {
 	uint32_t top = lab_load_relaxed(&s->top);
 	if (LAB_UNLIKELY(!top))
@@ -45,21 +45,24 @@ static inline long lab_cache_pop(const struct lab_view *v, struct lab_slot *s, u
 	return (long)e;
 }
 
-/* The common cases, inlined into the public calls, with no call inside: an
- * order-0 room from or to the caller's own cache. Alloc returns -1 when the
- * cache is empty or cannot be used; free returns 0, or 1 when lab_core_free
- * must decide (full cache, re-entry, a stealer, an error). */
-static inline long lab_fast_alloc0(const struct lab_view *v, int slot, uint32_t ow)
+/* The common cases, inlined into the public calls: an order-0 room from
+ * or to the caller's own cache, with the refill or drain of a miss inside
+ * the same critical section. Alloc returns -1 when the cache is empty and
+ * cannot be refilled, or cannot be used; free returns 0, or 1 when
+ * lab_core_free must decide (re-entry, a stealer, scarce rooms, an error). */
+LAB_INLINE long lab_fast_alloc0(const struct lab_view *v, int slot, uint32_t ow)
 {
 	struct lab_slot *s = &v->slots[slot];
 	if (LAB_UNLIKELY(!lab_cache_enter(v, s)))
 		return -1;
 	long idx = lab_cache_pop(v, s, ow);
+	if (LAB_UNLIKELY(idx < 0) && lab_cache_refill(v, s, (uint32_t)slot))
+		idx = lab_cache_pop(v, s, ow);
 	lab_cache_leave(s);
 	return idx;
 }
 
-static inline int lab_fast_free0(const struct lab_view *v, int slot, uint64_t idx, uint32_t caller)
+LAB_INLINE int lab_fast_free0(const struct lab_view *v, int slot, uint64_t idx, uint32_t caller)
 {
 	struct lab_slot *s = &v->slots[slot];
 	if (LAB_UNLIKELY(lab_load_relaxed(&v->m->scarce))) /* to the bitfield: see lab_meta */
@@ -68,8 +71,8 @@ static inline int lab_fast_free0(const struct lab_view *v, int slot, uint64_t id
 		return 1;
 	uint32_t top = lab_load_relaxed(&s->top);
 	if (LAB_UNLIKELY(top == LAB_CACHE_CAP)) {
-		lab_cache_leave(s);
-		return 1;
+		lab_cache_drain_n(v, s, (uint32_t)slot, LAB_CACHE_BATCH);
+		top = lab_load_relaxed(&s->top);
 	}
 	lab_store_relaxed(&s->freeing, (uint32_t)idx + 1);
 	lab_signal_fence();

@@ -141,11 +141,8 @@ long lab_core_alloc(const struct lab_view *v, int slot, unsigned order, bool may
 		hint = lab_load_relaxed(&s->hint);
 		if (order)
 			hint = lab_load_relaxed(&s->hint_big);
-		if (order == 0 && lab_cache_enter(v, s)) {
-			long idx = lab_cache_pop(v, s, ow);
-			if (idx < 0 && lab_cache_refill(v, s, (uint32_t)slot))
-				idx = lab_cache_pop(v, s, ow);
-			lab_cache_leave(s);
+		if (order == 0) {
+			long idx = lab_fast_alloc0(v, slot, ow);
 			if (idx >= 0)
 				return idx;
 		}
@@ -244,16 +241,8 @@ int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned ord
 {
 	if (idx >= v->pages)
 		return -LAB_EFAULT;
-	if (order == 0 && slot >= 0 && !lab_load_relaxed(&v->m->scarce)) {
-		struct lab_slot *s = &v->slots[slot];
-		if (lab_cache_enter(v, s)) { /* make room in a full cache */
-			if (lab_load_relaxed(&s->top) == LAB_CACHE_CAP)
-				lab_cache_drain_n(v, s, (uint32_t)slot, LAB_CACHE_BATCH);
-			lab_cache_leave(s);
-		}
-		if (!lab_fast_free0(v, slot, idx, caller))
-			return 0;
-	}
+	if (order == 0 && slot >= 0 && !lab_fast_free0(v, slot, idx, caller))
+		return 0;
 	/* the cache cannot take it now, or the word is not ours to free:
 	 * the direct path frees it or names the error */
 	return free_uncached(v, slot, idx, order, caller);

@@ -67,6 +67,10 @@ LAB_HIDDEN void lab_core_drain(const struct lab_view *v, int slot);
 LAB_HIDDEN bool lab_core_slot_seize(const struct lab_view *v, int slot, uint32_t key);
 LAB_HIDDEN void lab_core_slot_reset(const struct lab_view *v, int slot, uint32_t key);
 LAB_HIDDEN uint64_t lab_core_cached(const struct lab_view *v);
+/* Mark every unreserved group in the summaries for the rows it holds: a
+ * thread killed between a row change and its mark left the mark out.
+ * Safe while the maze is in use (marks are hints); O(rows). */
+LAB_HIDDEN void lab_core_republish(const struct lab_view *v);
 
 struct lab_core_stats {
 	uint64_t free, cached, huge_free, meta_bytes;

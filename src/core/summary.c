@@ -144,6 +144,13 @@ void lab_summary_rebuild(const struct lab_view *v)
 		lab_store_relaxed(&v->slots[s].group, 0);
 }
 
+void lab_core_republish(const struct lab_view *v)
+{
+	for (uint32_t g = 0; g < v->ngroups; g++)
+		if (!lab_load_seq_cst(&v->groups[g].tag))
+			lab_group_publish(v, g);
+}
+
 static bool marked(const struct lab_view *v, lab_a64 *map, uint32_t g)
 {
 	uint32_t i = g >> 6;

@@ -125,9 +125,7 @@ long lab_reap_some(struct labyrinth *m, int mode)
 		if (ow & LAB_OW_CACHED) {
 			uint32_t s = ow & ~LAB_OW_CACHED;
 			if (s < 64 && ((seized >> s) & 1) &&
-			    atomic_compare_exchange_strong_explicit(&v->owners[i], &ow, 0,
-								    memory_order_acq_rel,
-								    memory_order_relaxed)) {
+			    lab_cas_strong_acq_rel(&v->owners[i], &ow, 0)) {
 				lab_rows_free(v, i, 0);
 			}
 			i++;
@@ -152,6 +150,10 @@ long lab_reap_some(struct labyrinth *m, int mode)
 	for (uint32_t s = 0; s < v->nslots; s++)
 		if ((seized >> s) & 1)
 			lab_core_slot_reset(v, (int)s, lab_load_relaxed(&v->slots[s].key));
+	/* a thread killed between changing a row and marking its group left
+	 * the mark out: mark every unreserved group for what it holds */
+	if (seized || back)
+		lab_core_republish(v);
 	/* entries whose rooms are back come free, with a new generation */
 	for (uint32_t e = 0; e < LAB_SHARED_THREADS && m->threads && mode != LAB_REAP_CACHES; e++) {
 		if (!((c->dead[e >> 5] >> (e & 31)) & 1))
