@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define LAB_OBJ_MAGIC "LABYMAZE"
-#define LAB_OBJ_VERSION 1u
+#define LAB_OBJ_VERSION 2u
 #define LAB_OBJ_ENDIAN 0x01020304u
 #define LAB_OBJ_HDR_BYTES 4096u
 
