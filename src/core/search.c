@@ -6,7 +6,7 @@
  * group of its own. Small requests pack: partly used rows anywhere come
  * before whole free rows anywhere, which keeps huge frames whole. The order,
  * each step bounded:
- *   1. the slot's current row;
+ *   1. the slot's current row, unless another slot reserved its group;
  *   2. partly used rows of its own group (32 row entries);
  *   3. unreserved groups with a partly used row (the partial summary);
  *   4. free rows of its own group;
@@ -120,7 +120,8 @@ static bool find(const struct lab_view *v, int slot, uint32_t hint, struct lab_r
 	uint32_t start = mine ? mine - 1 : hint >> LAB_GROUP_SHIFT;
 	bool huge = q->order >= LAB_ROW_SHIFT;
 	*from_map = false;
-	if (q->want && lab_row_try(v, hint, q)) {
+	uint32_t htag = lab_load_relaxed(&v->groups[hint >> LAB_GROUP_SHIFT].tag);
+	if (q->want && (!htag || (int)htag == slot + 1) && lab_row_try(v, hint, q)) {
 		q->idx = (long)hint;
 		*gfound = hint >> LAB_GROUP_SHIFT;
 		return true;
