@@ -44,7 +44,7 @@ bool lab_cache_refill(const struct lab_view *v, struct lab_slot *s, uint32_t slo
 	/* near exhaustion take less, so that caches do not hoard the rooms the
 	 * reserve accounting or other threads need (stealing covers the rest) */
 	if (v->track_nfree) {
-		uint64_t nfree = lab_load_relaxed(&v->m->nfree);
+		uint64_t nfree = lab_load_relaxed(&v->m->nfree); /* within the deltas */
 		if (nfree < (uint64_t)LAB_CACHE_BATCH * v->nslots * 2)
 			want = (uint32_t)(nfree / (2 * v->nslots)) + 1;
 	}
@@ -70,7 +70,6 @@ bool lab_cache_refill(const struct lab_view *v, struct lab_slot *s, uint32_t slo
  * owner inside its critical section, or by a stealer holding the lock. */
 void lab_cache_drain_n(const struct lab_view *v, struct lab_slot *s, uint32_t slot, unsigned n)
 {
-	(void)slot;
 	uint32_t top = lab_load_relaxed(&s->top);
 	if (n > top)
 		n = top;
@@ -84,7 +83,7 @@ void lab_cache_drain_n(const struct lab_view *v, struct lab_slot *s, uint32_t sl
 		lab_store_relaxed(&s->ent[i - n], lab_load_relaxed(&s->ent[i]));
 	lab_store_relaxed(&s->top, top - n);
 	/* the bits' release publishes the owner words' reset */
-	lab_rows_free_batch(v, freed, n);
+	lab_rows_free_batch(v, (int)slot, freed, n);
 }
 
 void lab_core_drain(const struct lab_view *v, int slot)

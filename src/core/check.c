@@ -165,7 +165,7 @@ int lab_core_validate(const struct lab_view *v, char *why, size_t n)
 			gsum = 0;
 		}
 	}
-	if (v->track_nfree && lab_load_relaxed(&v->m->nfree) != total)
+	if (v->track_nfree && lab_core_nfree(v) != total)
 		return lab_core_fail(why, n, "nfree differs from the rows", 0, ", expected ",
 				     total);
 	int serr = lab_summary_check(v, why, n);

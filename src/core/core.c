@@ -115,6 +115,14 @@ void lab_core_view(struct lab_view *v, void *region)
 	v->heavy_barrier = 0; /* the hosted layer sets it */
 }
 
+uint64_t lab_core_nfree(const struct lab_view *v)
+{
+	uint64_t sum = lab_load_relaxed(&v->m->nfree);
+	for (uint32_t s = 0; s < v->nslots; s++)
+		sum += lab_load_relaxed(&v->slots[s].nfree_delta);
+	return sum;
+}
+
 /* NOWAIT and KERNEL see the maze as full once only `reserve` rooms are
  * left. Exact when quiescent; under concurrency within the rooms that are
  * in flight. */
@@ -122,11 +130,14 @@ static bool reserve_allows(const struct lab_view *v, uint64_t n)
 {
 	uint64_t want = v->reserve + n;
 	/* relaxed adds and subtracts may land out of order: below zero
-	 * (wrapped) means "about nothing left" */
+	 * (wrapped) means "about nothing left". Each slot's delta is within
+	 * LAB_NFREE_FOLD of 0: far from the reserve, nfree alone decides. */
+	uint64_t slack = (uint64_t)v->nslots * LAB_NFREE_FOLD;
 	int64_t raw = (int64_t)lab_load_relaxed(&v->m->nfree);
-	uint64_t nfree = raw > 0 ? (uint64_t)raw : 0;
-	if (LAB_LIKELY(nfree >= want))
+	if (LAB_LIKELY(raw > 0 && (uint64_t)raw >= want + slack))
 		return true;
+	raw = (int64_t)lab_core_nfree(v);
+	uint64_t nfree = raw > 0 ? (uint64_t)raw : 0;
 	return nfree + lab_core_cached(v) >= want;
 }
 

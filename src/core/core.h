@@ -110,7 +110,9 @@ LAB_HIDDEN int lab_core_meta_check(const void *region, uint64_t len, uint64_t pa
 LAB_HIDDEN long lab_rows_alloc(const struct lab_view *v, int slot, unsigned order, uint32_t hint,
 			       uint32_t ow);
 LAB_HIDDEN void lab_rows_free(const struct lab_view *v, uint64_t idx, unsigned order);
-LAB_HIDDEN void lab_rows_free_batch(const struct lab_view *v, uint32_t *idx, unsigned n);
+LAB_HIDDEN void lab_rows_free_batch(const struct lab_view *v, int slot, uint32_t *idx, unsigned n);
+/* nfree with every slot's delta: exact once no operation is in flight. */
+LAB_HIDDEN uint64_t lab_core_nfree(const struct lab_view *v);
 /* A cache refill for slot: up to want order-0 rooms from one row. */
 LAB_HIDDEN unsigned lab_rows_take(const struct lab_view *v, uint32_t slot, unsigned want,
 				  uint32_t *out);

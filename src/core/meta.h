@@ -34,6 +34,7 @@
 #define LAB_SLOTS 64u	    /* thread caches per maze */
 #define LAB_CACHE_CAP 64u   /* entries per cache */
 #define LAB_CACHE_BATCH 32u /* rooms moved per refill or drain */
+#define LAB_NFREE_FOLD 256u /* a slot's nfree delta moves to nfree past this */
 #define LAB_MAX_ROOMS (1ull << 31)
 #define LAB_MAX_ORDER_CORE 10u /* the largest block: 2^10 rooms, two rows */
 
@@ -108,6 +109,11 @@ struct lab_slot {
 	 * the group's tag is set and after it is cleared, so a group's tag
 	 * names a slot only while that slot's group names the group. */
 	lab_a32 group;
+	/* nfree_delta: this slot's refills and drains not yet folded into the
+	 * maze's nfree (two's complement), mazes with a reserve only. Relaxed
+	 * fetch_add by the owner, or by a stealer draining under lock; folded
+	 * (moved to nfree) once it passes LAB_NFREE_FOLD either way. */
+	lab_a64 nfree_delta;
 	/* lock: stealers CAS 0 -> 1 (acquire) and store 0 (release); the owner
 	 * reads it (acquire) after setting busy and bypasses the cache if set. */
 	_Alignas(64) lab_a32 lock;
@@ -126,10 +132,12 @@ struct lab_meta {
 	uint32_t nrows, ngroups, nslots, max_order;
 	uint64_t off_groups, off_rows, off_bits, off_owners, off_slots;
 	uint64_t total_bytes;
-	/* nfree: rooms free at the bitfield level (sum of the row counts once no
-	 * operation is in flight), kept only in mazes with a reserve, where
-	 * NOWAIT needs it. Relaxed fetch_add/sub after the row entry changed;
-	 * written once per cache batch or block, not once per operation. */
+	/* nfree: rooms free at the bitfield level, kept only in mazes with a
+	 * reserve, where NOWAIT needs it: with every slot's nfree_delta added,
+	 * the sum of the row counts once no operation is in flight. Relaxed
+	 * fetch_add/sub after the row entry changed, by blocks and direct
+	 * frees, and by a slot folding its delta (once per LAB_NFREE_FOLD
+	 * rooms), so refills and drains write no maze-wide line. */
 	_Alignas(64) lab_a64 nfree;
 	/* waiters: threads in a KERNEL wait; wake_seq: their futex word, bumped
 	 * by a free that sees waiters. Both seq_cst (Dekker with the free). */

@@ -203,6 +203,8 @@ int lab_core_recover(const struct lab_view *v, const struct lab_recover_ops *ops
 		}
 	}
 	lab_store_relaxed(&v->m->nfree, total);
+	for (uint32_t s = 0; s < v->nslots; s++)
+		lab_store_relaxed(&v->slots[s].nfree_delta, 0);
 	for (uint32_t s = 0; s < v->nslots; s++) {
 		struct lab_slot *sl = &v->slots[s];
 		if (lab_load_relaxed(&sl->key) || lab_load_relaxed(&sl->top))

@@ -63,18 +63,34 @@ static inline uint64_t lowest_bits(uint64_t f, unsigned n)
 #endif
 }
 
-static void counts_sub(const struct lab_view *v, uint32_t row, uint32_t n)
+/* nfree += d: through slot's delta when there is a slot, folded into the
+ * maze-wide word once it grows past LAB_NFREE_FOLD either way. */
+static void nfree_add(const struct lab_view *v, int slot, uint64_t d)
 {
-	lab_sub_relaxed(&v->groups[row >> LAB_GROUP_SHIFT].free, n);
-	if (v->track_nfree)
-		lab_sub_relaxed(&v->m->nfree, n);
+	if (!v->track_nfree)
+		return;
+	if (slot < 0) {
+		lab_add_relaxed(&v->m->nfree, d);
+		return;
+	}
+	lab_a64 *delta = &v->slots[slot].nfree_delta;
+	uint64_t now = lab_add_relaxed(delta, d) + d;
+	if (now + LAB_NFREE_FOLD > 2 * LAB_NFREE_FOLD) { /* |now| > FOLD */
+		lab_sub_relaxed(delta, now);
+		lab_add_relaxed(&v->m->nfree, now);
+	}
 }
 
-static void counts_add(const struct lab_view *v, uint32_t row, uint32_t n)
+static void counts_sub(const struct lab_view *v, uint32_t row, uint32_t n, int slot)
+{
+	lab_sub_relaxed(&v->groups[row >> LAB_GROUP_SHIFT].free, n);
+	nfree_add(v, slot, 0 - (uint64_t)n);
+}
+
+static void counts_add(const struct lab_view *v, uint32_t row, uint32_t n, int slot)
 {
 	lab_add_relaxed(&v->groups[row >> LAB_GROUP_SHIFT].free, n);
-	if (v->track_nfree)
-		lab_add_relaxed(&v->m->nfree, n);
+	nfree_add(v, slot, n);
 }
 
 /* A row entry moved from old to now. If the row became partly used or free
@@ -222,14 +238,14 @@ bool lab_row_try(const struct lab_view *v, uint32_t row, struct lab_req *q)
 			return false;
 		LAB_YIELD(); /* reserved, not yet claimed */
 		row_claim_bits(v, row, k, q->out);
-		counts_sub(v, row, k);
+		counts_sub(v, row, k, q->slot);
 		q->got = k;
 		return true;
 	}
 	if (q->order >= LAB_ROW_SHIFT) {
 		if (!row_try_huge(v, row, q->order))
 			return false;
-		counts_sub(v, row, 1u << q->order);
+		counts_sub(v, row, 1u << q->order, -1);
 		q->idx = (long)((uint64_t)row << LAB_ROW_SHIFT);
 		return true;
 	}
@@ -242,7 +258,7 @@ bool lab_row_try(const struct lab_view *v, uint32_t row, struct lab_req *q)
 		row_give_back(v, row, n);
 		return false;
 	}
-	counts_sub(v, row, n);
+	counts_sub(v, row, n, -1);
 	q->idx = idx;
 	return true;
 }
@@ -254,7 +270,7 @@ void lab_rows_free(const struct lab_view *v, uint64_t idx, unsigned order)
 		row_put_huge(v, row);
 		if (order > LAB_ROW_SHIFT)
 			row_put_huge(v, row + 1);
-		counts_add(v, row, 1u << order);
+		counts_add(v, row, 1u << order, -1);
 		return;
 	}
 	lab_a64 *w = &v->bits[idx >> 6];
@@ -266,12 +282,12 @@ void lab_rows_free(const struct lab_view *v, uint64_t idx, unsigned order)
 			lab_store_release(&w[t], 0);
 	}
 	row_give_back(v, row, 1u << order);
-	counts_add(v, row, 1u << order);
+	counts_add(v, row, 1u << order, -1);
 }
 
 /* Free order-0 rooms in bulk, sorted so that each word and row is touched
  * once. idx[] is sorted in place. */
-void lab_rows_free_batch(const struct lab_view *v, uint32_t *idx, unsigned n)
+void lab_rows_free_batch(const struct lab_view *v, int slot, uint32_t *idx, unsigned n)
 {
 	for (unsigned i = 1; i < n; i++) {
 		uint32_t x = idx[i];
@@ -294,6 +310,6 @@ void lab_rows_free_batch(const struct lab_view *v, uint32_t *idx, unsigned n)
 			lab_and_release(&v->bits[word], ~mask);
 		}
 		row_give_back(v, row, cnt);
-		counts_add(v, row, cnt);
+		counts_add(v, row, cnt, slot);
 	}
 }

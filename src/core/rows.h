@@ -53,6 +53,7 @@ struct lab_req {
 	uint32_t *out; /* batch: the rooms taken */
 	uint32_t got;  /* batch: how many */
 	long idx;      /* block: its first room */
+	int slot;      /* batch: the slot it is for (its nfree delta) */
 };
 
 /* rows.c: take from one row (true if the request is served there), and

@@ -155,7 +155,7 @@ static bool find(const struct lab_view *v, int slot, uint32_t hint, struct lab_r
 unsigned lab_rows_take(const struct lab_view *v, uint32_t slot, unsigned want, uint32_t *out)
 {
 	struct lab_slot *s = &v->slots[slot];
-	struct lab_req q = { .order = 0, .need = 1, .want = want, .out = out };
+	struct lab_req q = { .order = 0, .need = 1, .want = want, .out = out, .slot = (int)slot };
 	uint32_t g, hint = lab_load_relaxed(&s->hint);
 	bool from_map;
 	if (!find(v, (int)slot, hint, &q, &g, &from_map))
@@ -174,7 +174,7 @@ unsigned lab_rows_take(const struct lab_view *v, uint32_t slot, unsigned want, u
 long lab_rows_alloc(const struct lab_view *v, int slot, unsigned order, uint32_t hint, uint32_t ow)
 {
 	uint32_t need = 1u << (order < LAB_ROW_SHIFT ? order : LAB_ROW_SHIFT);
-	struct lab_req q = { .order = order, .need = need, .idx = -1 };
+	struct lab_req q = { .order = order, .need = need, .idx = -1, .slot = -1 };
 	uint32_t g;
 	bool from_map;
 	long idx = find(v, slot, hint, &q, &g, &from_map) ? q.idx : -1;
