@@ -63,6 +63,22 @@
 #define CAP 2    /* cache entries per slot */
 #define REFILL 2 /* rooms per refill (LAB_CACHE_BATCH) */
 #define DRAIN 1  /* rooms per drain of a full cache (LAB_CACHE_BATCH) */
+#define SCARCE_FREE 2 /* free rooms in a group that end scarcity (2 batches) */
+
+/* the ENOMEM check's ghost doubles the state space: 2 threads only */
+#if NT == 2 || defined(ENOMEM_CHECK3)
+#define CHECK_ENOMEM 1
+#endif
+
+/* a read of the scarce hint: the flag, or (-DSCARCE_ANY) either value, as
+ * a relaxed load that sees an older store may */
+#ifdef SCARCE_ANY
+#define SCARCE1 true
+#define SCARCE0 true
+#else
+#define SCARCE1 scarce
+#define SCARCE0 !scarce
+#endif
 
 #define ALL ((1 << NR) - 1)
 #define NONE 255
@@ -79,6 +95,7 @@
 #define ENOENT 2
 #define ENOMEM 12
 
+bool scarce;     /* lab_meta.scarce: frees bypass the caches while set */
 byte bits;       /* the row's bitfield word: bit r set = room r claimed */
 byte count = NR; /* the row entry's free count */
 byte owner[NR];  /* owner words */
@@ -90,6 +107,8 @@ byte top[NT];
 byte ent[NT * CAP]; /* slot s: ent[s * CAP .. s * CAP + CAP - 1] */
 
 /* ghosts */
+byte inop;   /* bit i: thread i is inside an operation (alloc, free, give, drain) */
+byte ovl;    /* bit i: another operation overlapped thread i's */
 byte held[NR];
 bool incache[NR];
 byte done;
@@ -210,6 +229,11 @@ inline cache_refill(s, got)
 	}
 	if
 	:: got > 0 ->
+		/* a whole batch: rooms are plentiful again (relaxed load, store) */
+		if
+		:: got == REFILL && SCARCE1 -> scarce = 0
+		:: got != REFILL || SCARCE0 -> skip
+		fi;
 		d_step { /* row_claim_bits: CAS got clear bits in the word */
 			m = 0;
 			k = 0;
@@ -312,61 +336,71 @@ inline cache_drain_n(s, n)
 	t = 0
 }
 
-/* lab_cache_push: drain the oldest DRAIN entries when full, then park */
-inline cache_push(s, r)
-{
-	if
-	:: top[s] == CAP -> cache_drain_n(s, DRAIN)
-	:: else -> skip
-	fi;
-	t = top[s];
-	ent[s * CAP + t] = r;
-	d_step {
-		assert(!incache[r]);
-		top[s] = t + 1;
-		incache[r] = 1
-	}
-	t = 0
-}
-
 /* ---- stealing (cache.c) ------------------------------------------------ */
 
-/* steal_lock */
-inline steal_lock(sl, ok)
+/* sweep_lock: lock every slot that holds rooms (relaxed pre-checks, CAS
+ * lock 0 -> 1), then one heavy barrier for all of them, then read each
+ * locked slot's busy and unlock the busy ones. locked: the slots kept, as
+ * bits. (A failed barrier unlocks them all and gives up: not modelled.) */
+inline sweep_lock(locked)
 {
-	ok = 0;
-	if
-	:: top[sl] == 0 || lock[sl] -> skip /* relaxed pre-checks */
-	:: else ->
-		atomic { /* CAS lock 0 -> 1 (acquire) */
-			if
-			:: !lock[sl] -> lock[sl] = 1; ok = 1
-			:: else -> skip
-			fi
-		}
-		/* heavy_barrier(): a no-op under SC, see the top comment */
-#ifndef MUT_NO_BUSY
-		if
-		:: ok && busy[sl] -> lock[sl] = 0; ok = 0
-		:: else -> skip
-		fi
-#endif
-	fi
-}
-
-/* lab_cache_steal: take one room from any slot for ow */
-inline cache_steal(ow, res)
-{
-	res = NONE;
+	locked = 0;
 	sl = 0;
 	do
 	:: sl < NT ->
-		steal_lock(sl, ok);
 		if
-		:: ok ->
+#ifdef MUT_SWEEP_BUSY_FIRST
+		:: top[sl] == 0 || lock[sl] || busy[sl] -> skip /* busy read first */
+#else
+		:: top[sl] == 0 || lock[sl] -> skip /* relaxed pre-checks */
+#endif
+		:: else ->
+			atomic { /* CAS lock 0 -> 1 (acquire) */
+				if
+				:: !lock[sl] -> lock[sl] = 1; locked = locked | (1 << sl)
+				:: else -> skip
+				fi
+			}
+		fi;
+		sl++
+	:: else -> break
+	od;
+	/* heavy_barrier(): a no-op under SC, see the top comment */
+#if !defined(MUT_NO_BUSY) && !defined(MUT_SWEEP_BUSY_FIRST)
+	sl = 0;
+	do
+	:: sl < NT ->
+		if
+		:: (locked >> sl) & 1 ->
+			if
+			:: busy[sl] -> /* acquire */
+				lock[sl] = 0;
+				locked = locked & ~(1 << sl)
+			:: else -> skip
+			fi
+		:: else -> skip
+		fi;
+		sl++
+	:: else -> break
+	od;
+#endif
+	sl = 0
+}
+
+/* lab_cache_steal: one sweep; take one room from the first kept slot that
+ * has one for ow; unlock every kept slot */
+inline cache_steal(ow, res)
+{
+	res = NONE;
+	sweep_lock(lk);
+	sl = 0;
+	do
+	:: sl < NT ->
+		if
+		:: (lk >> sl) & 1 ->
 			t = top[sl];
 			if
-			:: t > 0 ->
+			:: res == NONE && t > 0 ->
 				e = ent[sl * CAP + t - 1];
 				top[sl] = t - 1;
 				d_step {
@@ -379,15 +413,20 @@ inline cache_steal(ow, res)
 				res = e
 			:: else -> skip
 			fi;
-			lock[sl] = 0 /* release */
+			lock[sl] = 0; /* release */
+#ifdef MUT_STEAL_BREAK
+			if /* broken: stop at the first room, later slots stay locked */
+			:: res != NONE -> break
+			:: else -> skip
+			fi;
+#endif
+			skip
 		:: else -> skip
 		fi;
-		if
-		:: res != NONE -> break
-		:: else -> sl++
-		fi
+		sl++
 	:: else -> break
 	od;
+	lk = 0;
 	sl = 0;
 	e = 0;
 	t = 0
@@ -395,9 +434,40 @@ inline cache_steal(ow, res)
 
 /* ---- the entry points (core.c) ----------------------------------------- */
 
-/* lab_core_alloc, order 0, with the caller's slot */
+/* ghosts: an operation of thread me begins / ends; every operation in
+ * flight when another begins is overlapped (ovl) */
+inline op_begin(me)
+{
+#ifdef CHECK_ENOMEM
+	d_step {
+		if
+		:: inop != 0 -> ovl = ovl | inop | (1 << me)
+		:: else -> skip
+		fi;
+		inop = inop | (1 << me)
+	}
+#else
+	skip
+#endif
+}
+
+inline op_end(me)
+{
+#ifdef CHECK_ENOMEM
+	d_step {
+		inop = inop & ~(1 << me);
+		ovl = ovl & ~(1 << me)
+	}
+#else
+	skip
+#endif
+}
+
+/* lab_core_alloc, order 0, with the caller's slot. An ENOMEM that no other
+ * operation overlapped means that every room is held by a user. */
 inline core_alloc0(s, ow, res)
 {
+	op_begin(s);
 	res = NONE;
 	cache_enter(s, ok);
 	if
@@ -419,16 +489,46 @@ inline core_alloc0(s, ow, res)
 	:: res == NONE ->
 		rows_alloc0(ow, res);
 		if
-		:: res == NONE -> cache_steal(ow, res) /* exhaustion */
+		:: res == NONE -> /* exhaustion at the bitfield level */
+#ifdef MUT_SCARCE_TRUSTED
+			/* broken: scarce already set is taken to mean "the caches
+			 * are empty": no sweep */
+			if
+			:: !scarce -> scarce = 1; cache_steal(ow, res)
+			:: else -> skip
+			fi
+#else
+			if /* relaxed load, store */
+			:: SCARCE0 -> scarce = 1
+			:: SCARCE1 -> skip
+			fi;
+			cache_steal(ow, res)
+#endif
 		:: else -> skip
 		fi
 	:: else -> skip
 	fi;
+#ifdef CHECK_ENOMEM
+	d_step { /* ENOMEM: nothing was free, unless an operation overlapped */
+		if
+		:: res == NONE && !((ovl >> s) & 1) ->
+			i = 0;
+			do
+			:: i < NR -> assert(held[i] == 1); i++
+			:: else -> break
+			od;
+			i = 0
+		:: else -> skip
+		fi
+	}
+#endif
+	op_end(s);
 	got = 0;
 	ok = 0
 }
 
-/* check_owner for order 0: the error, 0 if the caller may free or give */
+/* check_owner for order 0 (free_error): the error, 0 if the caller may
+ * free or give */
 inline check_owner(w, me, err)
 {
 	if
@@ -439,7 +539,8 @@ inline check_owner(w, me, err)
 }
 
 /* free_direct, order 0: the owner word's CAS to 0 decides, then
- * lab_rows_free */
+ * lab_rows_free; then, while scarce, a group (here: the row) left with
+ * SCARCE_FREE rooms free ends the scarcity */
 inline free_direct(r, me, err)
 {
 	w = owner[r]; /* acquire */
@@ -465,68 +566,117 @@ inline free_direct(r, me, err)
 		fi
 	od;
 	if
-	:: err == 0 -> rows_free0(r)
+	:: err == 0 ->
+		rows_free0(r);
+		if /* relaxed loads of scarce and of the group's free count */
+		:: SCARCE1 ->
+			if
+			:: count >= SCARCE_FREE -> scarce = 0
+			:: else -> skip
+			fi
+		:: SCARCE0 -> skip
+		fi
 	:: else -> skip
 	fi;
 	w = 0;
 	ok = 0
 }
 
-/* lab_core_free, order 0, with the caller's slot */
+/* lab_core_free, order 0, with the caller's slot: unless scarce, make room
+ * in a full cache (its own critical section), then lab_fast_free0 (scarce
+ * again, enter, full, the owner word: own exclusive room by a release
+ * store, a shared one by CAS; anything else to the direct path, which
+ * names the error); what the cache did not take goes to free_direct. */
 inline core_free0(s, r, me, err)
 {
-	cache_enter(s, ok);
+	op_begin(s);
+	err = 0;
+	fr = 1;
 	if
-	:: !ok -> free_direct(r, me, err)
-	:: else ->
-		/* freeing = r + 1: only a signal handler reads it (not modelled) */
-		w = owner[r]; /* acquire */
-		do
-		:: check_owner(w, me, err);
+	:: SCARCE0 -> /* relaxed */
+		cache_enter(s, ok);
+		if
+		:: ok ->
 			if
-			:: err != 0 -> break
+			:: top[s] == CAP -> cache_drain_n(s, DRAIN)
 			:: else -> skip
 			fi;
-			if
-			:: w & EXCL -> /* own exclusive room: release store */
-				d_step {
-					assert(held[r] == 1 && owner[r] == w);
-					owner[r] = CACHED | s;
-					held[r] = 0
-				}
-				break
-			:: else ->
-#ifdef MUT_FREE_STORE
-				d_step { /* broken: a plain store */
-					assert(held[r] == 1); /* no free of a free room */
-					owner[r] = CACHED | s;
-					held[r] = 0
-				}
-				break
-#else
-				atomic { /* CAS owner[r]: w -> CACHED|s */
-					if
-					:: owner[r] == w ->
-						assert(held[r] == 1); /* no free of a free room */
-						owner[r] = CACHED | s;
-						held[r] = 0;
-						ok = 2
-					:: else -> w = owner[r]
-					fi
-				}
-				if
-				:: ok == 2 -> break
-				:: else -> skip
-				fi
-#endif
-			fi
-		od;
-		if
-		:: err == 0 -> cache_push(s, r)
+			cache_leave(s)
 		:: else -> skip
 		fi;
-		cache_leave(s)
+		/* lab_fast_free0 */
+		if
+		:: SCARCE1 -> skip /* relaxed */
+		:: SCARCE0 ->
+			cache_enter(s, ok);
+			if
+			:: ok ->
+				ft = top[s];
+				if
+				:: ft == CAP -> skip
+				:: else ->
+					/* freeing = r + 1: only a signal handler reads it */
+					w = owner[r]; /* acquire */
+					do
+					:: w == (me | EXCL) -> /* own exclusive room: release store */
+						d_step {
+							assert(held[r] == 1 && owner[r] == w);
+							owner[r] = CACHED | s;
+							held[r] = 0
+						}
+						fr = 0;
+						break
+					:: w != FREE && (w & (CACHED | EXCL)) == 0 -> /* shared */
+#ifdef MUT_FREE_STORE
+						d_step { /* broken: a plain store */
+							assert(held[r] == 1); /* no free of a free room */
+							owner[r] = CACHED | s;
+							held[r] = 0
+						}
+						fr = 0;
+						break
+#else
+						atomic { /* CAS owner[r]: w -> CACHED|s */
+							if
+							:: owner[r] == w ->
+								assert(held[r] == 1); /* no free of a free room */
+								owner[r] = CACHED | s;
+								held[r] = 0;
+								fr = 0
+							:: else -> w = owner[r]
+							fi
+						}
+						if
+						:: fr == 0 -> break
+						:: else -> skip
+						fi
+#endif
+					:: else -> break /* the direct path finds the error */
+					od;
+					if
+					:: fr == 0 ->
+						ent[s * CAP + ft] = r;
+						d_step {
+							assert(!incache[r]);
+							top[s] = ft + 1;
+							incache[r] = 1
+						}
+					:: else -> skip
+					fi
+				fi;
+				cache_leave(s)
+			:: else -> skip
+			fi
+		fi
+	:: SCARCE1 -> skip
 	fi;
+	if
+	:: fr -> free_direct(r, me, err)
+	:: else -> skip
+	fi;
+	op_end(s);
+	fr = 0;
+	ft = 0;
 	w = 0;
 	ok = 0
 }
@@ -534,6 +684,7 @@ inline core_free0(s, r, me, err)
 /* lab_core_give: CAS the owner word's tid from caller to `to` */
 inline core_give(r, me, to, err)
 {
+	op_begin(me - 1); /* thread me - 1 has tid me */
 	w = owner[r]; /* acquire */
 	do
 	:: check_owner(w, me, err);
@@ -555,6 +706,7 @@ inline core_give(r, me, to, err)
 			fi
 		fi
 	od;
+	op_end(me - 1);
 	w = 0;
 	ok = 0
 }
@@ -562,19 +714,21 @@ inline core_give(r, me, to, err)
 /* lab_core_drain */
 inline core_drain(s)
 {
+	op_begin(s);
 	cache_enter(s, ok);
 	if
 	:: ok -> cache_drain_n(s, CAP); cache_leave(s)
 	:: else -> skip
 	fi;
+	op_end(s);
 	ok = 0
 }
 
 /* ---- the threads ------------------------------------------------------- */
 
 #define LOCALS                                                                 \
-	byte ok, got, t, e, i, k, m, w, sl, err;                               \
-	byte a = NONE, b = NONE
+	byte ok, got, t, e, i, k, m, w, sl, err, lk, fr, ft;                   \
+	byte a = NONE, b = NONE, c = NONE
 
 /* thread 0 (tid 1, slot 0): an exclusive and a shared room; gives the
  * shared one to thread 1, frees the exclusive one twice (the second must
@@ -626,6 +780,13 @@ proctype T1()
 	fi;
 	core_alloc0(1, 2 | EXCL, a);
 	core_alloc0(1, 2 | EXCL, b);
+#if NT == 2
+	core_alloc0(1, 2 | EXCL, c);
+	if
+	:: c != NONE -> core_free0(1, c, 2, err); assert(err == 0)
+	:: else -> skip
+	fi;
+#endif
 	if
 	:: a != NONE -> core_free0(1, a, 2, err); assert(err == 0)
 	:: else -> skip
@@ -650,7 +811,6 @@ proctype T2()
 	:: a != NONE -> core_free0(2, a, 3, err); assert(err == 0)
 	:: else -> skip
 	fi;
-	core_drain(2);
 	done++
 }
 #endif
@@ -689,7 +849,7 @@ init
 	:: else -> break
 	od;
 #endif
-	/* lab_cache_flush_all at quiescence: steal_lock + drain every slot */
+	/* lab_cache_flush_all at quiescence: sweep_lock + drain every slot */
 	r = 0;
 	do
 	:: r < NT ->
