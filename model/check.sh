@@ -10,14 +10,15 @@
 #   WORKDIR  where pan is generated and built (default: a fresh temp dir)
 # Environment:
 #   SPIN, CC          the tools (default: spin, cc)
-#   LAB_MODEL_QUICK=1 skip the 3-thread runs of labyrinth.pml (about 25 s
-#                     and 1.2 GB)
+#   LAB_MODEL_QUICK=1 skip the 3-thread runs (labyrinth.pml: about 15 s
+#                     and 1.1 GB; summary.pml: 6 s)
 #
 # pan exits 0 even when it finds a violation, so this script reads its
 # output: a correct model must report "errors: 0", no violation and a
-# completed search; each mutant must report a violation. The two long
-# 3-thread runs of labyrinth.pml go to the background (the second core) and
-# report last.
+# completed search; each mutant must report a violation. The runs go in two
+# lanes, one per core (the 3-thread runs in the background; with
+# LAB_MODEL_QUICK=1 the summary.pml runs); the background lane reports
+# last. About 35-45 s in all on 2 cores, 20 s quick.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -104,43 +105,92 @@ run()
 	fi
 }
 
-# the long runs: in the background, one after the other
-if [ "${LAB_MODEL_QUICK:-0}" != 1 ]; then
+quick=${LAB_MODEL_QUICK:-0}
+
+# labyrinth.pml, 3 threads (skipped by LAB_MODEL_QUICK=1): the long run
+# (about 15 s and 1.1 GB), and a mutant that needs a sweep over two caches
+lab_runs3()
+{
+	run t3 ok labyrinth.pml "-DNT=3" "-O2 -DCOLLAPSE" 25
+}
+lab_mut3()
+{
+	run mut_steal_break violation labyrinth.pml "-DNT=3 -DMUT_STEAL_BREAK" \
+		"-O0 -DCOLLAPSE" 24
+}
+
+# labyrinth.pml, 2 threads
+lab_runs2()
+{
+	rc=0
+	run t2 ok labyrinth.pml "" "-O0" 20 || rc=1
+	run t2_scarce_any ok labyrinth.pml "-DSCARCE_ANY" "-O0" 21 || rc=1
+	run mut_free_store violation labyrinth.pml "-DMUT_FREE_STORE" "-O0" 20 || rc=1
+	run mut_no_busy violation labyrinth.pml "-DMUT_NO_BUSY" "-O0" 20 || rc=1
+	run mut_no_lock violation labyrinth.pml "-DMUT_NO_LOCK" "-O0" 20 || rc=1
+	run mut_count_first violation labyrinth.pml "-DMUT_COUNT_FIRST" "-O0" 20 || rc=1
+	run mut_sweep_busy_first violation labyrinth.pml "-DMUT_SWEEP_BUSY_FIRST" "-O0" 20 || rc=1
+	run mut_scarce_trusted violation labyrinth.pml "-DMUT_SCARCE_TRUSTED" "-O0" 20 || rc=1
+	return $rc
+}
+
+# summary.pml, 3 threads (skipped by LAB_MODEL_QUICK=1)
+sum_runs3()
+{
+	run sum_t3 ok summary.pml "-DNT=3" "-O0 -DCOLLAPSE" 23
+}
+
+# summary.pml with the reaper (3 processes: in the other lane)
+sum_reap()
+{
+	run sum_reap ok summary.pml "-DREAP -DP1_TAKES" "-O0 -DCOLLAPSE" 24
+}
+
+# summary.pml
+sum_runs()
+{
+	rc=0
+	run sum_t2 ok summary.pml "" "-O0" 20 || rc=1
+	run sum_wide ok summary.pml "-DP1_TAKES -DRPG=2 -DGPW=2 -DRESERVED_BY_TAG" \
+		"-O0" 20 || rc=1
+	run sum_relaxed_any ok summary.pml "-DRELAXED_ANY" "-O0 -DCOLLAPSE" 21 || rc=1
+	run sum_mut_tag_before_rmw violation summary.pml "-DMUT_TAG_BEFORE_RMW" "-O0" 20 || rc=1
+	run sum_mut_publish_first violation summary.pml "-DMUT_PUBLISH_FIRST" "-O0" 20 || rc=1
+	run sum_mut_no_republish violation summary.pml "-DMUT_NO_REPUBLISH" "-O0" 20 || rc=1
+	run sum_mut_word_no_reread violation summary.pml "-DMUT_WORD_NO_REREAD" "-O0" 20 || rc=1
+	run sum_mut_release_publish_first violation summary.pml \
+		"-DMUT_RELEASE_PUBLISH_FIRST" "-O0" 20 || rc=1
+	run sum_mut_no_wrap violation summary.pml "-DMUT_NO_WRAP" "-O0" 20 || rc=1
+	run sum_mut_tag_first violation summary.pml "-DMUT_TAG_FIRST -DREAP -DLATE_TAGCHECK" \
+		"-O0" 20 || rc=1
+	run sum_mut_reap_no_republish violation summary.pml \
+		"-DMUT_REAP_NO_REPUBLISH -DREAP -DP1_TAKES" "-O0" 20 || rc=1
+	return $rc
+}
+
+# two lanes, one per core: the background one reports last
+if [ "$quick" != 1 ]; then
 	(
 		rc=0
-		run t3 ok labyrinth.pml "-DNT=3" "-O2 -DCOLLAPSE" 25 || rc=1
-		run mut_steal_break violation labyrinth.pml "-DNT=3 -DMUT_STEAL_BREAK" \
-			"-O0 -DCOLLAPSE" 24 || rc=1
+		lab_runs3 || rc=1
+		sum_runs3 || rc=1
+		sum_reap || rc=1
 		exit $rc
 	) >"$work/background.out" 2>&1 &
 	bgpid=$!
+	lab_runs2 || fail=1
+	lab_mut3 || fail=1
+	sum_runs || fail=1
+else
+	(
+		rc=0
+		sum_runs || rc=1
+		exit $rc
+	) >"$work/background.out" 2>&1 &
+	bgpid=$!
+	lab_runs2 || fail=1
+	sum_reap || fail=1
 fi
-
-# labyrinth.pml, 2 threads
-run t2 ok labyrinth.pml "" "-O0" 20 || fail=1
-run t2_scarce_any ok labyrinth.pml "-DSCARCE_ANY" "-O0" 21 || fail=1
-run mut_free_store violation labyrinth.pml "-DMUT_FREE_STORE" "-O0" 20 || fail=1
-run mut_no_busy violation labyrinth.pml "-DMUT_NO_BUSY" "-O0" 20 || fail=1
-run mut_no_lock violation labyrinth.pml "-DMUT_NO_LOCK" "-O0" 20 || fail=1
-run mut_count_first violation labyrinth.pml "-DMUT_COUNT_FIRST" "-O0" 20 || fail=1
-run mut_sweep_busy_first violation labyrinth.pml "-DMUT_SWEEP_BUSY_FIRST" "-O0" 20 || fail=1
-run mut_scarce_trusted violation labyrinth.pml "-DMUT_SCARCE_TRUSTED" "-O0" 20 || fail=1
-
-# summary.pml
-run sum_t2 ok summary.pml "" "-O0" 20 || fail=1
-run sum_wide ok summary.pml "-DP1_TAKES -DROUNDS2 -DRPG=2 -DGPW=2 -DRESERVED_BY_TAG" \
-	"-O0" 20 || fail=1
-run sum_t3 ok summary.pml "-DNT=3" "-O0 -DCOLLAPSE" 22 || fail=1
-run sum_reap ok summary.pml "-DREAP -DP1_TAKES" "-O0 -DCOLLAPSE" 23 || fail=1
-run sum_mut_tag_before_rmw violation summary.pml "-DMUT_TAG_BEFORE_RMW" "-O0" 20 || fail=1
-run sum_mut_publish_first violation summary.pml "-DMUT_PUBLISH_FIRST" "-O0" 20 || fail=1
-run sum_mut_no_republish violation summary.pml "-DMUT_NO_REPUBLISH" "-O0" 20 || fail=1
-run sum_mut_word_no_reread violation summary.pml "-DMUT_WORD_NO_REREAD" "-O0" 20 || fail=1
-run sum_mut_release_publish_first violation summary.pml "-DMUT_RELEASE_PUBLISH_FIRST" \
-	"-O0" 20 || fail=1
-run sum_mut_no_wrap violation summary.pml "-DMUT_NO_WRAP" "-O0" 20 || fail=1
-run sum_mut_tag_first violation summary.pml "-DMUT_TAG_FIRST -DREAP -DLATE_TAGCHECK" \
-	"-O0" 20 || fail=1
 
 if [ -n "$bgpid" ]; then
 	bgrc=0

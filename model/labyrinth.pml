@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * labyrinth.pml: a Promela model of labyrinth's alloc/free/give protocol
- * (src/core: rows.c, cache.h, cache.c, core.c). Checked by model/check.sh
- * with spin 6.5; model/README.md maps every step below to its C function.
- * Update this model together with the code it describes.
+ * (src/core: rows.c, cache.h, cache.c, core.c): owner words, bitfield, row
+ * count, thread caches, the stealers' sweep and the scarce hint. Checked by
+ * model/check.sh with spin 6.5; model/README.md maps every step below to
+ * its C function. Update this model together with the code it describes.
+ * (summary.pml models the group summaries and reservations.)
  *
  * Scaled down: one row of NR rooms (one bitfield word, one row entry, the
  * group count omitted: it is a relaxed filter that no decision trusts), one
@@ -35,6 +37,14 @@
  * treats the owner's enter sequence and the stealer's CAS-barrier-load as
  * SC steps and the barrier itself as a no-op (Promela's default). Without a
  * heavy barrier the code uses seq_cst fences on both sides: same argument.
+ * The sweep (sweep_lock) CASes the lock of every slot it takes, then runs
+ * one barrier, then loads each busy: for each slot that is the same
+ * CAS-barrier-load order, so the argument holds slot by slot.
+ *
+ * The scarce hint (lab_meta.scarce) is read and written relaxed. The model
+ * reads it SC; -DSCARCE_ANY lets every read of it return either value (what
+ * a relaxed load that sees an older store may do), and check.sh runs that
+ * too: the flag only picks a path, and every path must be correct.
  *
  * Ghost state (not in the code) states the properties:
  *   held[r]     1 while a user holds room r: set where alloc hands it out
@@ -44,16 +54,45 @@
  *               fails an assertion.
  *   incache[r]  1 while r is parked in some cache's ent[0..top).
  *   a reservation always finds its clear bits (rows.c's invariant).
+ *   inop, ovl   threads inside an operation (alloc, free, give, drain),
+ *               and those that another operation overlapped.
  * "No room lost": when every thread is done and has drained its cache,
  * every room is free: bit clear, owner word FREE, row count NR, caches
  * empty, no lock or busy flag left set.
+ * "ENOMEM only when dry" (2 threads; its ghost adds 70% to the 3-thread
+ * state space, -DENOMEM_CHECK3 turns it on there): an order-0 allocation that
+ * fails while no other operation overlapped it finds every room held by a
+ * user. (While operations are in flight the sweep may skip a busy or
+ * locked cache: a failure then is allowed.) Together with the two above,
+ * that is "scarce is a hint only": setting and clearing it, in any
+ * interleaving with frees and allocations, loses no room, hands none out
+ * twice and makes no allocation fail that a quiescent maze could serve.
+ *
+ * Not modelled: signal handlers (busy on entry, freeing), a failed heavy
+ * barrier (the sweep unlocks all and gives up: an ENOMEM with rooms
+ * cached; the ENOMEM check assumes the barrier works), orders
+ * above 0 and lab_cache_flush_all's callers (same sweep), the group free
+ * count (the scarce clear in free_direct reads the row count instead: both
+ * are relaxed, added right after the row changed), reserve accounting
+ * (nfree: with a reserve, refills take less; a refill of REFILL rooms is
+ * the one that clears scarce), KERNEL waits, slot claim and release.
  *
  * Mutants (each must make pan report a violation; model/check.sh runs them):
  *   -DMUT_FREE_STORE  a shared room is freed into the cache with a plain
  *                     store instead of the CAS (two racing frees both win)
- *   -DMUT_NO_BUSY     the stealer skips the busy check after its barrier
+ *   -DMUT_NO_BUSY     the sweep skips the busy check after its barrier
  *   -DMUT_COUNT_FIRST a free adds to the row count before clearing its bits
  *   -DMUT_NO_LOCK     the owner does not look at lock after setting busy
+ *   -DMUT_SWEEP_BUSY_FIRST  the sweep reads busy before it locks (one
+ *                     pass, no read after the barrier)
+ *   -DMUT_STEAL_BREAK lab_cache_steal stops at the first room it takes, so
+ *                     the slots the sweep locked after it stay locked
+ *                     (3 threads: a sweep must lock two caches)
+ *   -DMUT_SCARCE_TRUSTED  an allocation that finds scarce already set
+ *                     takes it for "the caches are empty" and fails
+ *                     without a sweep
+ *
+ * Finding: -DSTRICT_DRAIN (model/README.md).
  */
 
 #ifndef NT
@@ -63,9 +102,10 @@
 #define CAP 2    /* cache entries per slot */
 #define REFILL 2 /* rooms per refill (LAB_CACHE_BATCH) */
 #define DRAIN 1  /* rooms per drain of a full cache (LAB_CACHE_BATCH) */
-#define SCARCE_FREE 2 /* free rooms in a group that end scarcity (2 batches) */
+#define SCARCE_FREE 2 /* free rooms in the group that end scarcity (the
+                       * code: 2 batches, 64; here 2, as NR is 3) */
 
-/* the ENOMEM check's ghost doubles the state space: 2 threads only */
+/* the ENOMEM check: 2 threads (its ghost adds 70% to the 3-thread run) */
 #if NT == 2 || defined(ENOMEM_CHECK3)
 #define CHECK_ENOMEM 1
 #endif
@@ -229,11 +269,6 @@ inline cache_refill(s, got)
 	}
 	if
 	:: got > 0 ->
-		/* a whole batch: rooms are plentiful again (relaxed load, store) */
-		if
-		:: got == REFILL && SCARCE1 -> scarce = 0
-		:: got != REFILL || SCARCE0 -> skip
-		fi;
 		d_step { /* row_claim_bits: CAS got clear bits in the word */
 			m = 0;
 			k = 0;
@@ -249,6 +284,11 @@ inline cache_refill(s, got)
 			i = 0;
 			k = 0
 		}
+		/* a whole batch: rooms are plentiful again (relaxed load, store) */
+		if
+		:: got == REFILL && SCARCE1 -> scarce = 0
+		:: got != REFILL || SCARCE0 -> skip
+		fi;
 		t = top[s];
 		k = 0;
 		i = 0;
@@ -582,93 +622,78 @@ inline free_direct(r, me, err)
 	ok = 0
 }
 
-/* lab_core_free, order 0, with the caller's slot: unless scarce, make room
- * in a full cache (its own critical section), then lab_fast_free0 (scarce
- * again, enter, full, the owner word: own exclusive room by a release
- * store, a shared one by CAS; anything else to the direct path, which
- * names the error); what the cache did not take goes to free_direct. */
+/* lab_core_free, order 0, with the caller's slot: lab_fast_free0 (scarce:
+ * bypass; enter; a full cache drains DRAIN rooms first; the owner word:
+ * own exclusive room by a release store, a shared one by CAS, anything
+ * else to the direct path, which names the error; park; leave); what the
+ * cache did not take goes to free_direct. */
 inline core_free0(s, r, me, err)
 {
 	op_begin(s);
 	err = 0;
 	fr = 1;
 	if
-	:: SCARCE0 -> /* relaxed */
+	:: SCARCE1 -> skip /* relaxed: to the bitfield */
+	:: SCARCE0 ->
 		cache_enter(s, ok);
 		if
 		:: ok ->
+			ft = top[s];
 			if
-			:: top[s] == CAP -> cache_drain_n(s, DRAIN)
+			:: ft == CAP -> cache_drain_n(s, DRAIN); ft = top[s]
+			:: else -> skip
+			fi;
+			/* freeing = r + 1: only a signal handler reads it */
+			w = owner[r]; /* acquire */
+			do
+			:: w == (me | EXCL) -> /* own exclusive room: release store */
+				d_step {
+					assert(held[r] == 1 && owner[r] == w);
+					owner[r] = CACHED | s;
+					held[r] = 0
+				}
+				fr = 0;
+				break
+			:: w != FREE && (w & (CACHED | EXCL)) == 0 -> /* shared */
+#ifdef MUT_FREE_STORE
+				d_step { /* broken: a plain store */
+					assert(held[r] == 1); /* no free of a free room */
+					owner[r] = CACHED | s;
+					held[r] = 0
+				}
+				fr = 0;
+				break
+#else
+				atomic { /* CAS owner[r]: w -> CACHED|s */
+					if
+					:: owner[r] == w ->
+						assert(held[r] == 1); /* no free of a free room */
+						owner[r] = CACHED | s;
+						held[r] = 0;
+						fr = 0
+					:: else -> w = owner[r]
+					fi
+				}
+				if
+				:: fr == 0 -> break
+				:: else -> skip
+				fi
+#endif
+			:: else -> break /* the direct path finds the error */
+			od;
+			if
+			:: fr == 0 ->
+				ent[s * CAP + ft] = r;
+				d_step {
+					assert(!incache[r]);
+					top[s] = ft + 1;
+					incache[r] = 1
+				}
 			:: else -> skip
 			fi;
 			cache_leave(s)
 		:: else -> skip
-		fi;
-		/* lab_fast_free0 */
-		if
-		:: SCARCE1 -> skip /* relaxed */
-		:: SCARCE0 ->
-			cache_enter(s, ok);
-			if
-			:: ok ->
-				ft = top[s];
-				if
-				:: ft == CAP -> skip
-				:: else ->
-					/* freeing = r + 1: only a signal handler reads it */
-					w = owner[r]; /* acquire */
-					do
-					:: w == (me | EXCL) -> /* own exclusive room: release store */
-						d_step {
-							assert(held[r] == 1 && owner[r] == w);
-							owner[r] = CACHED | s;
-							held[r] = 0
-						}
-						fr = 0;
-						break
-					:: w != FREE && (w & (CACHED | EXCL)) == 0 -> /* shared */
-#ifdef MUT_FREE_STORE
-						d_step { /* broken: a plain store */
-							assert(held[r] == 1); /* no free of a free room */
-							owner[r] = CACHED | s;
-							held[r] = 0
-						}
-						fr = 0;
-						break
-#else
-						atomic { /* CAS owner[r]: w -> CACHED|s */
-							if
-							:: owner[r] == w ->
-								assert(held[r] == 1); /* no free of a free room */
-								owner[r] = CACHED | s;
-								held[r] = 0;
-								fr = 0
-							:: else -> w = owner[r]
-							fi
-						}
-						if
-						:: fr == 0 -> break
-						:: else -> skip
-						fi
-#endif
-					:: else -> break /* the direct path finds the error */
-					od;
-					if
-					:: fr == 0 ->
-						ent[s * CAP + ft] = r;
-						d_step {
-							assert(!incache[r]);
-							top[s] = ft + 1;
-							incache[r] = 1
-						}
-					:: else -> skip
-					fi
-				fi;
-				cache_leave(s)
-			:: else -> skip
-			fi
 		fi
-	:: SCARCE1 -> skip
 	fi;
 	if
 	:: fr -> free_direct(r, me, err)
@@ -767,7 +792,9 @@ proctype T0()
  * (before it allocates anything itself, so that the race cannot meet a
  * stale-pointer ABA, which the code does not claim to detect); then
  * exclusive rooms until the maze runs dry (stealing from thread 0's cache
- * at exhaustion), freed again; drains. */
+ * at exhaustion, setting scarce), freed again; drains. With 2 threads a
+ * third room, allocated while it holds two: the maze is dry then, or the
+ * room is in thread 0's cache (the ENOMEM check's case). */
 proctype T1()
 {
 	LOCALS;
@@ -800,9 +827,12 @@ proctype T1()
 }
 
 #if NT > 2
-/* thread 2 (tid 3, slot 2): one exclusive room, freed through the cache.
- * Exclusive, so that thread 0's double free of its own room cannot free
- * it (a shared room would be a stale-pointer ABA, which is not detected). */
+/* thread 2 (tid 3, slot 2): one exclusive room, freed through the cache
+ * and left there (the final flush returns it; not draining keeps the
+ * 3-thread state space near 1 GB, and the drain's race with a stealer is
+ * the same as threads 0's and 1's). Exclusive, so that thread 0's double
+ * free of its own room cannot free it (a shared room would be a
+ * stale-pointer ABA, which is not detected). */
 proctype T2()
 {
 	LOCALS;

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
-# model/: the Promela model of the alloc/free/give protocol (issue 4, section 6).
+# model/: the Promela models of the core's protocols (labyrinth.pml: order-0
+# alloc/free/give/steal and the scarce hint; summary.pml: group summaries and
+# reservations), checked by model/check.sh as one test.
 # Included from the tests block of the top-level CMakeLists.txt.
-# The model does not depend on how the library is built: it runs in the plain
+# The models do not depend on how the library is built: they run in the plain
 # build only, not again in each sanitizer build.
 if(NOT LAB_SANITIZE)
 find_program(LAB_SPIN spin)
