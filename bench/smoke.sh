@@ -5,14 +5,15 @@
 # 0 and print only well-formed result lines with status ok, invalid (runs
 # this short are: under 10 ms, and two threads rarely overlap) or na. Then
 # the overlap check itself: one thread overlaps itself fully; a second
-# thread started 30 ms late (--stagger) makes the run invalid.
+# thread started 30 ms late (--stagger) makes the run invalid; so does a
+# busy loop on the one CPU a single thread may use (its cpu share).
 #   sh bench/smoke.sh BUILD_DIR
 set -u
 dir=${1:?usage: smoke.sh BUILD_DIR}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 num='[-+.0-9eE]+'
-re="^result peer=[^ ]+ workload=[a-z0-9]+ metric=[a-z]+ value=$num unit=(ns|us|%|Mops) mops=$num ops=[0-9]+ threads=[0-9]+ pages=[0-9]+ window=$num overlap=$num status=(ok|invalid|na) note=.*$"
+re="^result peer=[^ ]+ workload=[a-z0-9]+ metric=[a-z]+ value=$num unit=(ns|us|%|Mops) mops=$num ops=[0-9]+ threads=[0-9]+ pages=[0-9]+ window=$num overlap=$num cpu=$num status=(ok|invalid|na) note=.*$"
 runs=0
 fail=0
 for r in labyrinth-runner labyrinth-runner-jemalloc labyrinth-runner-tcmalloc \
@@ -59,6 +60,19 @@ if [ -x "$lab" ]; then
 		! grep -q "note=overlap [0-9.]*% < 90%" "$tmp/late"; then
 		echo "FAIL: a thread 30 ms late must make the run invalid: $(cat "$tmp/late")"
 		fail=$((fail + 1))
+	fi
+	cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)
+	if command -v taskset >/dev/null 2>&1 && [ -n "$cpu" ]; then
+		taskset -c "$cpu" sh -c 'while :; do :; done' &
+		hog=$!
+		taskset -c "$cpu" "$lab" --peer labyrinth --workload pairs --ops 5000000 >"$tmp/hog"
+		kill "$hog"
+		wait "$hog" 2>/dev/null
+		if [ "$(field status "$tmp/hog")" != invalid ] ||
+			! grep -q "note=on a CPU [0-9.]*% of the time < 90%" "$tmp/hog"; then
+			echo "FAIL: a CPU shared with a busy loop must make the run invalid: $(cat "$tmp/hog")"
+			fail=$((fail + 1))
+		fi
 	fi
 	"$lab" --peer labyrinth --workload bulk0 --pages 4096 --repeat 3 --no-warmup --no-pin \
 		--min-window 0 >"$tmp/rep" || { echo "FAIL: --repeat 3, exit $?"; fail=$((fail + 1)); }

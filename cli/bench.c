@@ -66,9 +66,10 @@ static void usage(FILE *f)
 		"> 1 means labyrinth is faster; for throughput and kept: labyrinth / peer), the\n"
 		"scaling over the same peer at the fewest threads, and the overlap of the\n"
 		"threads' timed windows. Every run is timed for %g ms at least (the warm-up finds\n"
-		"how many times over to do the work); a run whose threads overlap less than 90%%\n"
-		"is invalid and is made again (2 x --runs runs at most). Every counted run of a\n"
-		"row must do the same number of operations (unless --duration).\n"
+		"how many times over to do the work); a run whose threads overlap less than 90%%,\n"
+		"or were on a CPU less than 90%% of the time, is invalid and is made again (2 x\n"
+		"--runs runs at most). Every counted run of a row must do the same number of\n"
+		"operations (unless --duration).\n"
 		"\n"
 		"  -w, --workload LIST  comma-separated, default all: bulk0 bulk9 pairs churn\n"
 		"                       handoff nearfull signal fragment ('bulk' = bulk0,bulk9;\n"
@@ -520,8 +521,8 @@ static void print_header(const struct opts *o, const char *base, const char *cpu
 		       cpus, ncpus);
 	else
 		printf("  threads not pinned (--no-pin), %d CPUs (%s);\n", ncpus, cpus);
-	printf("  overlap: the threads' timed windows, intersection / union; below 90%% a run "
-	       "is invalid;\n"
+	printf("  overlap: the threads' timed windows, intersection / union; below 90%%, or "
+	       "below 90%% on a CPU, a run is invalid;\n"
 	       "  ratio: peer time / %s time (> 1: %s faster); for throughput and kept: "
 	       "%s / peer;\n"
 	       "  scale: Mops/s over the same peer's at the fewest threads\n\n",

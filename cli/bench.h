@@ -9,7 +9,7 @@
  *
  * A runner prints lines of the form
  *   result peer=P workload=W metric=M value=V unit=U mops=X ops=N threads=T
- *          pages=P window=MS overlap=PCT status=S note=TEXT
+ *          pages=P window=MS overlap=PCT cpu=PCT status=S note=TEXT
  * (bench/README.md).
  */
 #ifndef LAB_CLI_BENCH_H

@@ -329,7 +329,8 @@ void bench_print_table(void)
 	}
 	if (invalid)
 		printf("\n%d row(s) invalid: too few runs in which the threads ran at the same time "
-		       "(overlap >= 90%%) for %g ms or more; is the machine busy?\n",
+		       "(overlap >= 90%%), each on its CPU (>= 90%%), for %g ms or more; is the "
+		       "machine busy?\n",
 		       invalid, BENCH_MIN_WINDOW_MS);
 }
 

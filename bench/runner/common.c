@@ -110,11 +110,33 @@ void runner_warmup(struct peer_pool *pool, unsigned order, char *why, size_t len
 		snprintf(why, len, "the warm-up free failed (%d)", e);
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void runner_window_begin(struct runner_window *w)
+{
+	w->c0 = thread_cpu_ns();
+	w->t0 = bench_now_ns();
+}
+
+void runner_window_end(struct runner_window *w)
+{
+	w->t1 = bench_now_ns();
+	w->c1 = thread_cpu_ns();
+}
+
 void runner_span_add(struct runner_span *s, const struct runner_window *w, int n)
 {
 	uint64_t lo = UINT64_MAX, hi = 0, last_start = 0, first_end = UINT64_MAX;
 
 	for (int i = 0; i < n; i++) {
+		s->wall += w[i].t1 - w[i].t0;
+		s->busy += w[i].c1 - w[i].c0;
 		lo = w[i].t0 < lo ? w[i].t0 : lo;
 		hi = w[i].t1 > hi ? w[i].t1 : hi;
 		last_start = w[i].t0 > last_start ? w[i].t0 : last_start;

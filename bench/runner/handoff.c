@@ -72,7 +72,7 @@ static void producer(struct handoff *h, int i)
 		to = atomic_load_explicit(&h->w[h->producers + i % h->consumers].self,
 					  memory_order_relaxed);
 	runner_stagger(i);
-	h->win[i].t0 = bench_now_ns();
+	runner_window_begin(&h->win[i]);
 	deadline = runner_deadline(h->win[i].t0);
 	while (done < limit) {
 		uint64_t n = limit - done < RUNNER_CHUNK ? limit - done : RUNNER_CHUNK;
@@ -100,7 +100,7 @@ static void producer(struct handoff *h, int i)
 			break;
 	}
 	atomic_store_explicit(&r->done, true, memory_order_release);
-	h->win[i].t1 = bench_now_ns();
+	runner_window_end(&h->win[i]);
 	w->count = tail;
 	w->err = e;
 }
@@ -120,7 +120,7 @@ static void consumer(struct handoff *h, int c)
 		atomic_store_explicit(&w->self, ropt.peer->self(), memory_order_relaxed);
 	runner_barrier_wait(&h->bar); /* publishes self to the producers */
 	runner_stagger(h->producers + c);
-	h->win[h->producers + c].t0 = bench_now_ns();
+	runner_window_begin(&h->win[h->producers + c]);
 	do {
 		bool got = false;
 
@@ -143,7 +143,7 @@ static void consumer(struct handoff *h, int c)
 		if (!got)
 			backoff(&spins);
 	} while (live);
-	h->win[h->producers + c].t1 = bench_now_ns();
+	runner_window_end(&h->win[h->producers + c]);
 	w->count = count;
 	w->err = e;
 }
@@ -161,7 +161,7 @@ static void handoff_worker(void *arg, int i)
 int wl_handoff(void)
 {
 	struct handoff h;
-	struct runner_span span = { 0, 0 };
+	struct runner_span span = { 0, 0, 0, 0 };
 	int n, i, rc = -1;
 	uint64_t made = 0, freed = 0;
 	size_t cap;

@@ -8,10 +8,11 @@
  *
  * Prints result lines on stdout, each exactly
  *   result peer=NAME workload=W metric=M value=V unit=U mops=X ops=N threads=T
- *          pages=P window=MS overlap=PCT status=S note=TEXT
+ *          pages=P window=MS overlap=PCT cpu=PCT status=S note=TEXT
  * (one line) with status ok, invalid (the threads' timed windows overlap
- * less than 90 %, or the run was shorter than --min-window), na (the peer
- * cannot do it) or error (a check failed). One run: `labyrinth bench`
+ * less than 90 %, the threads were on a CPU less than 90 % of them, or the
+ * run was shorter than --min-window), na (the peer cannot do it) or error
+ * (a check failed). One run: `labyrinth bench`
  * repeats, warms up and takes medians.
  * Exit status: 0 ok, invalid or na, 1 error, 2 bad usage.
  */
@@ -78,14 +79,19 @@ static const struct {
 };
 #define NCAPS (int)(sizeof(caps) / sizeof(caps[0]))
 
+/* What a run's timed phases say of it. */
+struct judged {
+	double window_ms, overlap, cpu;
+};
+
 static void print_line(const char *metric, double value, const char *unit, double mops,
-		       uint64_t ops, int threads, double window_ms, double overlap,
-		       const char *status, const char *note)
+		       uint64_t ops, int threads, const struct judged *j, const char *status,
+		       const char *note)
 {
 	printf("result peer=%s workload=%s metric=%s value=%.6g unit=%s mops=%.6g ops=%llu "
-	       "threads=%d pages=%zu window=%.4g overlap=%.4g status=%s note=%s\n",
+	       "threads=%d pages=%zu window=%.4g overlap=%.4g cpu=%.4g status=%s note=%s\n",
 	       ropt.peer->name, ropt.workload, metric, value, unit, mops, (unsigned long long)ops,
-	       threads, ropt.pages, window_ms, overlap, status, note);
+	       threads, ropt.pages, j->window_ms, j->overlap, j->cpu, status, note);
 }
 
 void runner_set_span(const struct runner_span *s)
@@ -97,20 +103,25 @@ void runner_set_span(const struct runner_span *s)
 void runner_report(const char *metric, double value, const char *unit, double mops, uint64_t ops,
 		   int threads, const char *fmt, ...)
 {
-	double window = run_span_set ? (double)run_span.uni * 1e-6 : 0;
-	double overlap = 100;
+	struct judged j = { run_span_set ? (double)run_span.uni * 1e-6 : 0, 100, 100 };
 	char note[512], why[160] = "";
 	va_list ap;
 
 	if (run_span_set && run_span.uni)
-		overlap = 100.0 * (double)run_span.inter / (double)run_span.uni;
-	if (overlap < RUNNER_MIN_OVERLAP)
+		j.overlap = 100.0 * (double)run_span.inter / (double)run_span.uni;
+	if (run_span_set && run_span.wall)
+		j.cpu = 100.0 * (double)run_span.busy / (double)run_span.wall;
+	if (j.overlap < RUNNER_MIN_OVERLAP)
 		snprintf(why, sizeof(why),
 			 "overlap %.1f%% < %.0f%%: the threads did not run at the same time; ",
-			 overlap, RUNNER_MIN_OVERLAP);
-	else if (run_span_set && window < ropt.min_window_ms)
+			 j.overlap, RUNNER_MIN_OVERLAP);
+	else if (j.cpu < RUNNER_MIN_CPU)
+		snprintf(why, sizeof(why),
+			 "on a CPU %.1f%% of the time < %.0f%%: another process took it; ", j.cpu,
+			 RUNNER_MIN_CPU);
+	else if (run_span_set && j.window_ms < ropt.min_window_ms)
 		snprintf(why, sizeof(why), "timed for %.3g ms < %g ms: too short to trust; ",
-			 window, ropt.min_window_ms);
+			 j.window_ms, ropt.min_window_ms);
 	va_start(ap, fmt);
 	vsnprintf(note, sizeof(note), fmt, ap);
 	va_end(ap);
@@ -118,11 +129,10 @@ void runner_report(const char *metric, double value, const char *unit, double mo
 		char both[700];
 
 		snprintf(both, sizeof(both), "%s%s", why, note);
-		print_line(metric, value, unit, mops, ops, threads, window, overlap, "invalid",
-			   both);
+		print_line(metric, value, unit, mops, ops, threads, &j, "invalid", both);
 		return;
 	}
-	print_line(metric, value, unit, mops, ops, threads, window, overlap, "ok", note);
+	print_line(metric, value, unit, mops, ops, threads, &j, "ok", note);
 }
 
 int runner_fail(const char *fmt, ...)
@@ -416,6 +426,7 @@ static int run(const struct workload *wl)
 
 int main(int argc, char **argv)
 {
+	static const struct judged none = { 0, 0, 0 };
 	const struct workload *wl = NULL;
 	unsigned needs;
 	int rc, i;
@@ -437,7 +448,7 @@ int main(int argc, char **argv)
 		if (!missing)
 			continue;
 		for (int m = 0; m < wl->nmetrics; m++)
-			print_line(wl->metric[m], 0, wl->unit[m], 0, 0, ropt.threads, 0, 0, "na",
+			print_line(wl->metric[m], 0, wl->unit[m], 0, 0, ropt.threads, &none, "na",
 				   missing);
 		return 0;
 	}
@@ -446,7 +457,7 @@ int main(int argc, char **argv)
 	if (!fail_note[0])
 		snprintf(fail_note, sizeof(fail_note), "failed");
 	for (i = 0; i < wl->nmetrics; i++)
-		print_line(wl->metric[i], 0, wl->unit[i], 0, 0, ropt.threads, 0, 0, "error",
+		print_line(wl->metric[i], 0, wl->unit[i], 0, 0, ropt.threads, &none, "error",
 			   fail_note);
 	fprintf(stderr, "%s: %s on %s: %s\n", program_invocation_short_name, ropt.peer->name,
 		ropt.workload, fail_note);

@@ -81,7 +81,8 @@ int wl_signal(void)
 	double ns;
 	uintptr_t bits = 0;
 	struct sigaction sa, old;
-	struct runner_span span;
+	struct runner_span span = { 0, 0, 0, 0 };
+	struct runner_window win;
 	int rc = -1, e = 0;
 
 	want = (want < 20 ? 20 : want > 1000 ? 1000 : want) * ropt.repeat;
@@ -113,7 +114,8 @@ int wl_signal(void)
 			runner_fail("sigaction/setitimer: %s", strerror(errno));
 		goto out;
 	}
-	t0 = bench_now_ns();
+	runner_window_begin(&win);
+	t0 = win.t0;
 	deadline = runner_deadline(t0);
 	if (!deadline)
 		deadline = t0 + (uint64_t)(SIG_HARD_CAP_S * 1e9);
@@ -132,7 +134,7 @@ int wl_signal(void)
 		if (bench_now_ns() >= deadline)
 			break;
 	}
-	span.uni = span.inter = bench_now_ns() - t0;
+	runner_window_end(&win);
 	timer_set(0);
 	sigaction(SIGALRM, &old, NULL);
 	atomic_store(&sig_pool, NULL);
@@ -159,6 +161,7 @@ int wl_signal(void)
 	if ((rc = runner_check_blocks(held, keep, pool->page_size, "held rooms")))
 		goto out;
 	runner_sink += (uintptr_t)held[0];
+	runner_span_add(&span, &win, 1);
 	runner_set_span(&span);
 	ns = (double)atomic_load(&sig_ns) / (double)(calls * SIG_ROOMS);
 	runner_report("op", ns, "ns", 1e3 / ns, calls * SIG_ROOMS, 1,

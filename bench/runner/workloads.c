@@ -105,10 +105,10 @@ static void bulk_worker(void *arg, int i)
 	for (uint64_t pass = 0; pass < b->passes; pass++) {
 		runner_barrier_wait(&b->bar);
 		runner_stagger(i);
-		b->wa[i].t0 = bench_now_ns();
+		runner_window_begin(&b->wa[i]);
 		for (j = lo; j < hi; j++)
 			p[j] = alloc(pool, order);
-		b->wa[i].t1 = bench_now_ns();
+		runner_window_end(&b->wa[i]);
 		runner_barrier_wait(&b->bar);
 		if (i == 0) {
 			runner_span_add(&b->sa, b->wa, b->threads);
@@ -118,10 +118,10 @@ static void bulk_worker(void *arg, int i)
 		if (b->checked)
 			return;
 		runner_stagger(i);
-		b->wf[i].t0 = bench_now_ns();
+		runner_window_begin(&b->wf[i]);
 		for (j = lo; j < hi; j++)
 			e |= release(pool, p[j], order);
-		b->wf[i].t1 = bench_now_ns();
+		runner_window_end(&b->wf[i]);
 		runner_barrier_wait(&b->bar);
 		if (i == 0)
 			runner_span_add(&b->sf, b->wf, b->threads);
@@ -166,7 +166,8 @@ int wl_bulk(unsigned order)
 		goto out;
 	}
 	runner_sink += (uintptr_t)b.p[b.n - 1];
-	all = (struct runner_span){ b.sa.inter + b.sf.inter, b.sa.uni + b.sf.uni };
+	all = (struct runner_span){ b.sa.inter + b.sf.inter, b.sa.uni + b.sf.uni,
+				    b.sa.busy + b.sf.busy, b.sa.wall + b.sf.wall };
 	runner_set_span(&all);
 	/* ns per operation per thread: the phases' wall time * threads / blocks. */
 	ta = (double)b.sa.uni * b.threads / (double)total;
@@ -214,7 +215,7 @@ static void pairs_worker(void *arg, int i)
 	runner_warmup(pool, 0, s->why, sizeof(s->why));
 	runner_barrier_wait(&c->bar);
 	runner_stagger(i);
-	c->win[i].t0 = bench_now_ns();
+	runner_window_begin(&c->win[i]);
 	deadline = runner_deadline(c->win[i].t0);
 	while (done < limit) {
 		uint64_t n = limit - done < RUNNER_CHUNK ? limit - done : RUNNER_CHUNK;
@@ -231,7 +232,7 @@ static void pairs_worker(void *arg, int i)
 		if (deadline && bench_now_ns() >= deadline)
 			break;
 	}
-	c->win[i].t1 = bench_now_ns();
+	runner_window_end(&c->win[i]);
 	s->done = done;
 	s->nulls = nulls;
 	s->bits = bits;
@@ -289,7 +290,7 @@ static void loop_teardown(struct loop_ctx *c)
 int wl_pairs(void)
 {
 	struct loop_ctx c;
-	struct runner_span span = { 0, 0 };
+	struct runner_span span = { 0, 0, 0, 0 };
 	int n = ropt.threads, rc;
 	uint64_t total;
 	double mops;
@@ -352,7 +353,7 @@ static void churn_worker(void *arg, int i)
 	c->nheld[i] = keep;
 	runner_barrier_wait(&c->bar);
 	runner_stagger(i);
-	c->win[i].t0 = bench_now_ns();
+	runner_window_begin(&c->win[i]);
 	deadline = runner_deadline(c->win[i].t0);
 	while (!s->why[0] && keep && done < limit) {
 		uint64_t m = limit - done < RUNNER_CHUNK ? limit - done : RUNNER_CHUNK;
@@ -371,7 +372,7 @@ static void churn_worker(void *arg, int i)
 		if (deadline && bench_now_ns() >= deadline)
 			break;
 	}
-	c->win[i].t1 = bench_now_ns();
+	runner_window_end(&c->win[i]);
 	s->done = done;
 	s->nulls = nulls;
 	s->bits = bits;
@@ -381,7 +382,7 @@ static void churn_worker(void *arg, int i)
 int wl_churn(void)
 {
 	struct loop_ctx c;
-	struct runner_span span = { 0, 0 };
+	struct runner_span span = { 0, 0, 0, 0 };
 	int n = ropt.threads, rc;
 	uint64_t total;
 	size_t all = 0, k;
