@@ -5,7 +5,8 @@
 #                        writing out/bench.{csv,json,png} and out/maze.png [RUN_ARGS=...]
 #   make test            set up, build, run every test through ctest
 #   make bench           build, then the figures of docs/BENCHMARKS.md (bench/figures.sh)
-#                        into out/figures/ [BENCH_FIGURES="scale size scan peers"];
+#                        into out/figures/ [BENCH_FIGURES="scale size scan peers"]
+#                        [BENCH_REPEAT=N: each N times, the median of them];
 #                        with BENCH_ARGS=..., one `labyrinth bench $(BENCH_ARGS)` instead
 #   make install         PREFIX=/usr/local [DESTDIR=...]
 #   make test-asan       ASan+UBSan suite, gcc and clang (build-asan-gcc/, build-asan-clang/)
@@ -25,6 +26,7 @@ CTEST_JOBS ?= 2
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BENCH_ARGS ?=
 BENCH_FIGURES ?= scale size scan peers
+BENCH_REPEAT ?= 1
 CMAKE ?= cmake
 CTEST ?= ctest
 
@@ -101,7 +103,8 @@ run: setup
 bench: build
 	@test -x $(BUILD)/labyrinth-runner || { echo "make bench: $(BUILD)/labyrinth-runner was not built (LAB_BUILD_BENCH=OFF?)" >&2; exit 1; }
 	@if [ -n '$(BENCH_ARGS)' ]; then $(BUILD)/labyrinth bench $(BENCH_ARGS); \
-	else sh bench/figures.sh $(BUILD) $(RUN_DIR)/figures $(BENCH_FIGURES); fi
+	else FIGURES_REPEAT=$(BENCH_REPEAT) sh bench/figures.sh $(BUILD) $(RUN_DIR)/figures \
+		$(BENCH_FIGURES); fi
 
 # ctest also runs the build-side checks: freestanding (check-freestanding),
 # headers_cxx and consumer_pkgconfig (the installed copy through pkg-config).

@@ -215,26 +215,46 @@ static int bad(const char *fmt, const char *arg)
 	return 2;
 }
 
-/* A whole number in [min, max]: decimal, 0x hex, or like 2e6. */
+/* A whole number in [min, max]: decimal, 0x hex, like 2e6, or with a k, M or
+ * G suffix (powers of 1024). */
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char *end;
+	char buf[64], *end;
 	unsigned long long v;
+	uint64_t mul = 1;
+	size_t len = strlen(s);
 	double d;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (*s == '-' || *s == 0)
+	if (*s == '-' || *s == 0 || len >= sizeof(buf))
 		return -1;
+	snprintf(buf, sizeof(buf), "%s", s);
+	switch (buf[len - 1]) {
+	case 'k':
+	case 'K':
+		mul = (uint64_t)1 << 10;
+		break;
+	case 'M':
+		mul = (uint64_t)1 << 20;
+		break;
+	case 'G':
+		mul = (uint64_t)1 << 30;
+		break;
+	}
+	if (mul > 1)
+		buf[--len] = 0;
+	if (!len)
+		return -1;
+	errno = 0;
+	v = strtoull(buf, &end, 0);
 	if (*end || errno) {
-		d = strtod(s, &end);
+		d = strtod(buf, &end);
 		if (*end || !(d >= 0 && d < 1.8e19) || d != floor(d))
 			return -1;
 		v = (unsigned long long)d;
 	}
-	if (v < min || v > max)
+	if (v > max / mul || v * mul < min || v * mul > max)
 		return -1;
-	*out = v;
+	*out = v * mul;
 	return 0;
 }
 
