@@ -19,7 +19,8 @@ mkdir -p "$out" || exit 1
 st=0
 
 # combine CSV...: the median over the files of each ok row's columns 5 (median),
-# 7 (Mops/s), 8 (ratio), 16 (scale); n: the files where the row was ok
+# 7 (Mops/s), 8 (ratio), 16 (scale); and in how many files the row was ok
+# (none: its last status, na or invalid)
 combine()
 {
 	awk -F, '
@@ -41,7 +42,7 @@ combine()
 	{
 		k = $1 SUBSEP $2 SUBSEP $14 SUBSEP $3 SUBSEP $4
 		if (!(k in unit)) { order[++nk] = k; unit[k] = $6 }
-		if ($9 != "ok") next
+		if ($9 != "ok") { last[k] = $9; next }
 		n[k]++
 		m[k] = m[k] " " $5
 		if ($7 != "") o[k] = o[k] " " $7
@@ -49,16 +50,16 @@ combine()
 		if ($16 != "") s[k] = s[k] " " $16
 	}
 	END {
-		printf "median over %d invocations of each row (n: those where it was ok)\n", files
-		printf "%-13s %3s %9s %-17s %-10s %9s %-4s %9s %6s %6s %2s\n", "workload", "thr",
-			"rooms", "peer", "metric", "median", "unit", "Mops/s", "ratio", "scale", "n"
+		printf "median over %d invocations of each row (ok: in how many it was ok)\n", files
+		printf "%-13s %3s %9s %-17s %-10s %9s %-4s %9s %6s %6s  %s\n", "workload", "thr",
+			"rooms", "peer", "metric", "median", "unit", "Mops/s", "ratio", "scale", "status"
 		for (i = 1; i <= nk; i++) {
 			split(order[i], f, SUBSEP)
 			k = order[i]
 			if (f[5] == "throughput") continue
-			printf "%-13s %3s %9s %-17s %-10s %9s %-4s %9s %6s %6s %2d\n", f[1], f[2], rooms(f[3]),
+			printf "%-13s %3s %9s %-17s %-10s %9s %-4s %9s %6s %6s  %s\n", f[1], f[2], rooms(f[3]),
 				f[4], f[5], num(med(m[k])), unit[k], num(med(o[k])), num(med(r[k])),
-				num(med(s[k])), n[k]
+				num(med(s[k])), n[k] ? sprintf("ok %d/%d", n[k], files) : last[k]
 		}
 	}' "$@"
 }
