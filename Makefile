@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: MIT
 # labyrinth: entry points. CMake does the building; this file drives it.
 #
-#   make run             set up, build, a quick `labyrinth bench` (about a minute),
+#   make run             set up, build, a quick `labyrinth bench` (a minute or two),
 #                        writing out/bench.{csv,json,png} and out/maze.png [RUN_ARGS=...]
 #   make test            set up, build, run every test through ctest
-#   make bench           build and run ./build/lab-bench [BENCH_ARGS=...]
+#   make bench           build, then the figures of docs/BENCHMARKS.md (bench/figures.sh)
+#                        into out/figures/ [BENCH_FIGURES="scale size scan peers"]
+#                        [BENCH_REPEAT=N: each N times, the median of them];
+#                        with BENCH_ARGS=..., one `labyrinth bench $(BENCH_ARGS)` instead
 #   make install         PREFIX=/usr/local [DESTDIR=...]
 #   make test-asan       ASan+UBSan suite, gcc and clang (build-asan-gcc/, build-asan-clang/)
 #   make test-tsan       clang TSan suite (build-tsan/)
@@ -22,6 +25,8 @@ LAB_WERROR ?= OFF
 CTEST_JOBS ?= 2
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BENCH_ARGS ?=
+BENCH_FIGURES ?= scale size scan peers
+BENCH_REPEAT ?= 1
 CMAKE ?= cmake
 CTEST ?= ctest
 
@@ -75,27 +80,31 @@ build: configure
 	$(CMAKE) --build $(BUILD) -j $(JOBS)
 
 # make run: the quick suite of `labyrinth bench` (every workload, every peer found,
-# 3 runs after a warm-up, pairs also at 2 threads), then the maze after fragment.
+# 3 runs after a warm-up; scale at 1 ... nproc threads, the size sweep up to 4M
+# rooms), then the maze after fragment.
 RUN_DIR ?= out
 RUN_ARGS ?=
 run: setup
 	@$(MAKE) --no-print-directory build
 	@test -x $(BUILD)/labyrinth || { echo "make run: $(BUILD)/labyrinth was not built (no cli/*.c?)" >&2; exit 1; }
 	@mkdir -p $(RUN_DIR)
-	@st=0; $(BUILD)/labyrinth bench --quick --pairs-threads 1,2 --csv $(RUN_DIR)/bench.csv \
+	@st=0; $(BUILD)/labyrinth bench --quick -w all,scale,size --csv $(RUN_DIR)/bench.csv \
 		--json $(RUN_DIR)/bench.json --png $(RUN_DIR)/bench.png $(RUN_ARGS) || st=$$?; \
 	$(BUILD)/labyrinth map --workload fragment --out $(RUN_DIR)/maze.png || st=$$?; \
 	echo; \
 	echo "make run: the table above is also in $(RUN_DIR)/bench.csv and $(RUN_DIR)/bench.json;"; \
-	echo "  plot: $(RUN_DIR)/bench.png (ns/op per workload and peer, threads vs Mops/s);"; \
+	echo "  plot: $(RUN_DIR)/bench.png (ns/op per workload and peer; threads vs Mops/s;"; \
+	echo "        rooms vs ns/op);"; \
 	echo "  maze: $(RUN_DIR)/maze.png (after the fragment workload)."; \
 	echo "  More: $(BUILD)/labyrinth --help, man docs/labyrinth.1"; \
 	if [ $$st -ne 0 ]; then echo "make run: some rows failed a check (status error above)" >&2; fi; \
 	exit $$st
 
 bench: build
-	@test -x $(BUILD)/lab-bench || { echo "make bench: $(BUILD)/lab-bench was not built (no bench/*.c?)" >&2; exit 1; }
-	./$(BUILD)/lab-bench $(BENCH_ARGS)
+	@test -x $(BUILD)/labyrinth-runner || { echo "make bench: $(BUILD)/labyrinth-runner was not built (LAB_BUILD_BENCH=OFF?)" >&2; exit 1; }
+	@if [ -n '$(BENCH_ARGS)' ]; then $(BUILD)/labyrinth bench $(BENCH_ARGS); \
+	else FIGURES_REPEAT=$(BENCH_REPEAT) sh bench/figures.sh $(BUILD) $(RUN_DIR)/figures \
+		$(BENCH_FIGURES); fi
 
 # ctest also runs the build-side checks: freestanding (check-freestanding),
 # headers_cxx and consumer_pkgconfig (the installed copy through pkg-config).

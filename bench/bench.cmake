@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
-# The runners of `labyrinth bench` (included by the top-level CMakeLists.txt
-# after lab-bench). One set of sources, compiled once per variant:
-#   labyrinth-runner           labyrinth, labyrinth-shared, glibc, ck-stack, mutex-list,
-#                              mmap, scan
+# The runners of `labyrinth bench` (included by the top-level CMakeLists.txt).
+# One set of sources, compiled once per variant:
+#   labyrinth-runner           labyrinth, labyrinth-shared, labyrinth-shm, labyrinth-shm-shared,
+#                              labyrinth-note, glibc, ck-stack, mutex-list, mmap, scan
 #   labyrinth-runner-jemalloc  jemalloc  (links -ljemalloc, which replaces malloc)
 #   labyrinth-runner-tcmalloc  tcmalloc  (-ltcmalloc_minimal, else -ltcmalloc)
 #   labyrinth-runner-mimalloc  mimalloc  (-lmimalloc)
@@ -78,7 +78,7 @@ else()
 endif()
 
 
-# Issue 5, shared and file-backed mazes (make bench-shared runs them):
+# Shared and file-backed mazes (make bench-shared runs them):
 #   lab-xproc     two processes on one shared maze against two threads
 #   lab-recovery  recovery time of file and shared mazes by size, and lab_reap
 foreach(_prog xproc recovery)

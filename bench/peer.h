@@ -22,7 +22,8 @@
 #define PEER_BOUNDED 0x04u /* a fixed pool of exactly `pages` rooms */
 #define PEER_THREADS 0x08u /* thread-safe */
 #define PEER_GIVE 0x10u	   /* hands a room to another thread explicitly (give) */
-#define PEER_OPTIN 0x20u /* a variant of another peer: `labyrinth bench` runs it only when named */
+#define PEER_OPTIN 0x20u  /* a variant of another peer: `labyrinth bench` runs it only when named */
+#define PEER_NOFAIL 0x40u /* panics instead of returning NULL: never asked to run out */
 
 /* create() flags */
 #define PEER_INDEX_ONLY 0x1u /* rooms need no memory: fake addresses are fine */
@@ -72,8 +73,9 @@ extern const struct peer peer_labyrinth;
 extern const struct peer peer_labyrinth_shared;
 extern const struct peer peer_labyrinth_shm; /* the two above on a shared maze */
 extern const struct peer peer_labyrinth_shm_shared;
-extern const struct peer peer_malloc;	/* glibc, jemalloc or tcmalloc by build */
-extern const struct peer peer_mimalloc; /* peers/malloc.c built for mimalloc */
+extern const struct peer peer_labyrinth_note; /* the design note's fail-hard pair */
+extern const struct peer peer_malloc;	      /* glibc, jemalloc or tcmalloc by build */
+extern const struct peer peer_mimalloc;	      /* peers/malloc.c built for mimalloc */
 extern const struct peer peer_ckstack;
 extern const struct peer peer_mutexlist;
 extern const struct peer peer_mmap;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers shared by lab-bench and the runners: a monotonic clock in ns and
- * a fixed-seed random generator (xorshift64*), all inline.
+/* Helpers shared by the runners, lab-xproc and lab-recovery: pinning, a
+ * monotonic clock in ns and a fixed-seed random generator (xorshift64*).
  */
 #ifndef LAB_BENCH_UTIL_H
 #define LAB_BENCH_UTIL_H
@@ -9,9 +9,12 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Pin the calling thread to cpu (modulo the online CPUs); who names the
- * program in the warning printed on failure. bench/pin.c. */
-void bench_pin_to(int cpu, const char *who);
+/* The CPUs the process may use (its affinity mask when first asked, before
+ * any pinning): their count, and in *cpu (if not NULL) their numbers. */
+int bench_cpus(const int **cpu);
+/* Pin the calling thread to the i-th of those CPUs, round robin; who names
+ * the program in the warning printed on failure. The CPU, or -1. pin.c. */
+int bench_pin_to(int i, const char *who);
 
 static inline uint64_t bench_now_ns(void)
 {

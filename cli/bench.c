@@ -1,685 +1,58 @@
 /* SPDX-License-Identifier: MIT */
-/* labyrinth bench: runs the runner executables (bench/runner) as child
- * processes, one measurement each: a warm-up, then --runs runs per
- * workload x threads x peer; the median of each metric, the ratio to
- * labyrinth, a table, CSV, JSON and a gnuplot PNG.
- *
- * The runners live next to this executable, else in $LABYRINTH_RUNNER_DIR,
- * else in libexec/labyrinth/ of the installation. Each prints
- *   result peer=P workload=W metric=M value=V unit=U ops=N threads=T status=S note=TEXT
+/* labyrinth bench: the options, the jobs they make and the order they run
+ * in. A job is one workload at one thread count and pool size; every job
+ * runs on every peer chosen (bench_run.c), and each measurement adds its
+ * rows (bench_report.c). Besides the runner's workloads there are two
+ * groups: scale (bulk0, pairs, churn50 and handoff at 1 ... nproc threads)
+ * and size (bulk0 in pools of 2^16 ... 2^28 rooms).
  */
-#include "cli.h"
+#include "bench.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
-#include <math.h>
-#include <spawn.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char **environ;
-
-#ifndef LAB_CLI_LIBEXECDIR
-#define LAB_CLI_LIBEXECDIR "/usr/local/libexec/labyrinth"
-#endif
-
-static const char *const runner_names[] = { "labyrinth-runner", "labyrinth-runner-jemalloc",
-					    "labyrinth-runner-tcmalloc",
-					    "labyrinth-runner-mimalloc" };
-#define NRUNNERS (int)(sizeof(runner_names) / sizeof(runner_names[0]))
 
 static const char *const all_workloads[] = { "bulk0",	"bulk9",    "pairs",  "churn",
 					     "handoff", "nearfull", "signal", "fragment" };
 #define NWORKLOADS (int)(sizeof(all_workloads) / sizeof(all_workloads[0]))
 
-#define MAX_PEERS 32
-#define MAX_LIST 32
-#define MAX_METRICS 4
-#define MAX_RUNS 1000
+/* scale: what runs at every thread count */
+static const char *const scale_workloads[] = { "bulk0", "pairs", "churn50", "handoff" };
+#define NSCALE (int)(sizeof(scale_workloads) / sizeof(scale_workloads[0]))
 
-struct peer {
-	char name[32];
-	char caps[96];
-	char runner[PATH_MAX];
-};
+#define MAX_LIST 32
+#define MAX_JOBS 512
+
+/* pool sizes: scale's, and the size sweep's (full and --quick) */
+#define SCALE_PAGES ((uint64_t)1 << 22)
+#define SCALE_PAGES_QUICK ((uint64_t)1 << 16)
+static const uint64_t sizes_full[] = { 1u << 16, 1u << 18, 1u << 20, 1u << 22,
+				       1u << 24, 1u << 26, 1u << 28 };
+static const uint64_t sizes_quick[] = { 1u << 16, 1u << 18, 1u << 20, 1u << 22 };
 
 struct opts {
 	char *workloads[MAX_LIST];
 	int nworkloads;
-	char *peers[MAX_PEERS];
+	char *peers[BENCH_MAX_PEERS];
 	int npeers;
 	int threads[MAX_LIST];
 	int nthreads;
-	int pthreads[MAX_LIST]; /* thread counts of pairs: --threads and --pairs-threads */
+	int pthreads[MAX_LIST]; /* more thread counts of pairs (--pairs-threads) */
 	int npthreads;
 	int fills[MAX_LIST];
 	int nfills;
-	const char *pages, *page_size, *seed;
+	uint64_t sizes[MAX_LIST];
+	int nsizes;
+	uint64_t pages, batch;
+	const char *page_size, *seed;
 	uint64_t ops;
 	double duration;
 	int runs;
-	bool pin, quick, list, ops_set, runs_set, pages_set;
+	bool pin, quick, list, ops_set, runs_set;
 	const char *csv, *json, *png;
 	const char *base; /* --base: the peer of the ratios */
 };
-
-static struct peer peers[MAX_PEERS];
-static int npeers;
-/* The peer ratios are taken against (--base). */
-static const char *base_peer = "labyrinth";
-static char runner_dir[PATH_MAX];
-
-/* ---- finding the runners ------------------------------------------------------------- */
-
-static bool is_exe(const char *dir, const char *name, char *path, size_t len)
-{
-	struct stat st;
-
-	if ((size_t)snprintf(path, len, "%s/%s", dir, name) >= len)
-		return false;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-static bool dir_has_runner(const char *dir)
-{
-	char path[PATH_MAX];
-
-	for (int i = 0; i < NRUNNERS; i++)
-		if (is_exe(dir, runner_names[i], path, sizeof(path)))
-			return true;
-	return false;
-}
-
-static int find_runner_dir(void)
-{
-	const char *exe = cli_exe_dir(), *env = getenv("LABYRINTH_RUNNER_DIR");
-	char up[PATH_MAX];
-	const char *cand[4];
-	int n = 0;
-
-	if (exe[0])
-		cand[n++] = exe;
-	if (env && env[0])
-		cand[n++] = env;
-	if (exe[0] && (size_t)snprintf(up, sizeof(up), "%s/../libexec/labyrinth", exe) < sizeof(up))
-		cand[n++] = up;
-	cand[n++] = LAB_CLI_LIBEXECDIR;
-	for (int i = 0; i < n; i++)
-		if (dir_has_runner(cand[i])) {
-			snprintf(runner_dir, sizeof(runner_dir), "%s", cand[i]);
-			return 0;
-		}
-	return cli_error("no benchmark runners (labyrinth-runner*) next to %s, in "
-			 "$LABYRINTH_RUNNER_DIR or in %s; build them (bench/) or set "
-			 "LABYRINTH_RUNNER_DIR",
-			 exe[0] ? exe : "this executable", LAB_CLI_LIBEXECDIR);
-}
-
-/* ---- child processes ------------------------------------------------------------------ */
-
-/* Run argv with stdout into out and stderr into err; the exit status, or -1
- * (after a message) when it could not be run or died of a signal. */
-static int run_child(char **argv, struct strbuf *out, struct strbuf *err)
-{
-	posix_spawn_file_actions_t fa;
-	int pfd[2], efd, status, rc;
-	char tmpl[] = "/tmp/labyrinth-bench-XXXXXX";
-	char buf[4096];
-	ssize_t n;
-	pid_t pid;
-
-	efd = mkstemp(tmpl);
-	if (efd < 0) {
-		cli_error("mkstemp: %s", strerror(errno));
-		return -1;
-	}
-	unlink(tmpl);
-	if (pipe2(pfd, O_CLOEXEC)) {
-		cli_error("pipe: %s", strerror(errno));
-		close(efd);
-		return -1;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, efd, 2);
-	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	if (rc) {
-		cli_error("cannot run %s: %s", argv[0], strerror(rc));
-		close(pfd[0]);
-		close(efd);
-		return -1;
-	}
-	while ((n = read(pfd[0], buf, sizeof(buf) - 1)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		buf[n] = 0;
-		sb_add(out, "%s", buf);
-	}
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (lseek(efd, 0, SEEK_SET) == 0)
-		while ((n = read(efd, buf, sizeof(buf) - 1)) > 0) {
-			buf[n] = 0;
-			sb_add(err, "%s", buf);
-		}
-	close(efd);
-	if (WIFSIGNALED(status)) {
-		sb_add(err, "killed by signal %d (%s)\n", WTERMSIG(status),
-		       strsignal(WTERMSIG(status)));
-		return -1;
-	}
-	return WEXITSTATUS(status);
-}
-
-static int list_peers(void)
-{
-	for (int r = 0; r < NRUNNERS; r++) {
-		char path[PATH_MAX], *argv[3];
-		struct strbuf out = { 0 }, err = { 0 };
-		char *line, *save = NULL;
-
-		if (!is_exe(runner_dir, runner_names[r], path, sizeof(path)))
-			continue;
-		argv[0] = path;
-		argv[1] = "--list";
-		argv[2] = NULL;
-		if (run_child(argv, &out, &err) != 0) {
-			cli_error("%s --list failed: %s", path, err.s ? err.s : "");
-			sb_free(&out);
-			sb_free(&err);
-			return CLI_FAIL;
-		}
-		for (line = out.s ? strtok_r(out.s, "\n", &save) : NULL; line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			char name[32], caps[96] = "";
-			int i;
-
-			if (sscanf(line, "peer %31s caps=%95s", name, caps) < 1)
-				continue;
-			for (i = 0; i < npeers && strcmp(peers[i].name, name); i++)
-				;
-			if (i < npeers || npeers == MAX_PEERS)
-				continue; /* the first runner that has it wins */
-			snprintf(peers[npeers].name, sizeof(peers[0].name), "%s", name);
-			snprintf(peers[npeers].caps, sizeof(peers[0].caps), "%s", caps);
-			snprintf(peers[npeers].runner, sizeof(peers[0].runner), "%s", path);
-			npeers++;
-		}
-		sb_free(&out);
-		sb_free(&err);
-	}
-	if (!npeers)
-		return cli_error("the runners in %s list no peers", runner_dir);
-	return CLI_OK;
-}
-
-/* Whether the peer's comma-separated caps include cap. */
-static bool has_cap(const struct peer *p, const char *cap)
-{
-	size_t n = strlen(cap);
-
-	for (const char *c = p->caps; c && *c; c = strchr(c, ',') ? strchr(c, ',') + 1 : NULL)
-		if (!strncmp(c, cap, n) && (c[n] == ',' || c[n] == 0))
-			return true;
-	return false;
-}
-
-static const struct peer *find_peer(const char *name)
-{
-	for (int i = 0; i < npeers; i++)
-		if (!strcmp(peers[i].name, name))
-			return &peers[i];
-	return NULL;
-}
-
-/* ---- one measurement -------------------------------------------------------------- */
-
-struct metric {
-	char name[32], unit[16];
-	double v[MAX_RUNS];
-	unsigned long long ops[MAX_RUNS];
-	int n;
-	int threads;
-	char note[256]; /* the runner's note of an ok result */
-};
-
-struct measure {
-	struct metric m[MAX_METRICS];
-	int nm;
-	char status[8]; /* ok, na, error */
-	char note[256];
-	char reported_workload[32];
-};
-
-/* Parse "result k=v ... note=TEXT" into fields; 0 or -1. */
-static int parse_result(char *line, char *kv[][2], int max, const char **note)
-{
-	int n = 0;
-	char *p = line + strlen("result ");
-
-	*note = "";
-	while (*p && n < max) {
-		char *eq, *sp;
-
-		while (*p == ' ')
-			p++;
-		if (!strncmp(p, "note=", 5)) {
-			*note = p + 5;
-			break;
-		}
-		eq = strchr(p, '=');
-		if (!eq)
-			return -1;
-		*eq = 0;
-		sp = strchr(eq + 1, ' ');
-		if (sp)
-			*sp = 0;
-		kv[n][0] = p;
-		kv[n][1] = eq + 1;
-		n++;
-		if (!sp)
-			break;
-		p = sp + 1;
-	}
-	return n;
-}
-
-static const char *kv_get(char *kv[][2], int n, const char *key)
-{
-	for (int i = 0; i < n; i++)
-		if (!strcmp(kv[i][0], key))
-			return kv[i][1];
-	return NULL;
-}
-
-static void set_note(struct measure *ms, const char *status, const char *note)
-{
-	snprintf(ms->status, sizeof(ms->status), "%s", status);
-	snprintf(ms->note, sizeof(ms->note), "%s", note);
-}
-
-/* One run of the runner; adds its values to ms (unless warm-up). Sets
- * ms->status to na or error when the runner says so. */
-static void run_once(char **argv, struct measure *ms, bool warmup)
-{
-	struct strbuf out = { 0 }, err = { 0 };
-	char *line, *save = NULL;
-	int rc, seen = 0;
-
-	rc = run_child(argv, &out, &err);
-	for (line = out.s ? strtok_r(out.s, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *kv[16][2];
-		const char *note, *metric, *value, *unit, *ops, *thr, *status, *wl;
-		int nkv, i;
-
-		if (strncmp(line, "result ", 7))
-			continue;
-		nkv = parse_result(line, kv, 16, &note);
-		metric = kv_get(kv, nkv, "metric");
-		value = kv_get(kv, nkv, "value");
-		unit = kv_get(kv, nkv, "unit");
-		ops = kv_get(kv, nkv, "ops");
-		thr = kv_get(kv, nkv, "threads");
-		status = kv_get(kv, nkv, "status");
-		wl = kv_get(kv, nkv, "workload");
-		if (nkv < 0 || !metric || !value || !unit || !status) {
-			set_note(ms, "error", "malformed result line from the runner");
-			continue;
-		}
-		seen++;
-		if (wl)
-			snprintf(ms->reported_workload, sizeof(ms->reported_workload), "%s", wl);
-		if (!strcmp(status, "na")) {
-			if (strcmp(ms->status, "error"))
-				set_note(ms, "na", note);
-		} else if (strcmp(status, "ok")) {
-			set_note(ms, "error", note[0] ? note : status);
-		}
-		for (i = 0; i < ms->nm && strcmp(ms->m[i].name, metric); i++)
-			;
-		if (i == ms->nm) {
-			if (ms->nm == MAX_METRICS)
-				continue;
-			ms->nm++;
-			snprintf(ms->m[i].name, sizeof(ms->m[i].name), "%s", metric);
-			snprintf(ms->m[i].unit, sizeof(ms->m[i].unit), "%s", unit);
-			ms->m[i].threads = thr ? atoi(thr) : 0;
-		}
-		if (!strcmp(status, "ok"))
-			snprintf(ms->m[i].note, sizeof(ms->m[i].note), "%s", note);
-		if (!warmup && !strcmp(status, "ok") && ms->m[i].n < MAX_RUNS) {
-			ms->m[i].v[ms->m[i].n] = strtod(value, NULL);
-			ms->m[i].ops[ms->m[i].n] = ops ? strtoull(ops, NULL, 10) : 0;
-			ms->m[i].n++;
-		}
-	}
-	if ((rc != 0 || !seen) && strcmp(ms->status, "error")) {
-		char msg[256];
-		const char *e = err.s ? err.s : "";
-		size_t len = strcspn(e, "\n");
-
-		if (rc < 0 && err.s) {
-			/* the last line says how it died */
-			const char *last = e + err.len;
-			while (last > e && last[-1] == '\n')
-				last--;
-			while (last > e && last[-1] != '\n')
-				last--;
-			e = last;
-			len = strcspn(e, "\n");
-		}
-		const char *base = strrchr(argv[0], '/');
-
-		if (rc < 0)
-			snprintf(msg, sizeof(msg), "%s failed%s%.*s", base ? base + 1 : argv[0],
-				 len ? ": " : "", (int)(len > 200 ? 200 : len), e);
-		else
-			snprintf(msg, sizeof(msg), "%s exited %d%s%.*s", base ? base + 1 : argv[0],
-				 rc, len ? ": " : "", (int)(len > 200 ? 200 : len), e);
-		set_note(ms, "error", msg);
-	}
-	sb_free(&out);
-	sb_free(&err);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n, double *min, double *max)
-{
-	double s[MAX_RUNS];
-
-	memcpy(s, v, (size_t)n * sizeof(*v));
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	*min = s[0];
-	*max = s[n - 1];
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* ---- the table ----------------------------------------------------------------- */
-
-static struct bench_row *rows;
-static size_t nrows, caprows;
-
-static struct bench_row *add_row(void)
-{
-	if (nrows == caprows) {
-		size_t cap = caprows ? caprows * 2 : 64;
-		struct bench_row *r = realloc(rows, cap * sizeof(*r));
-
-		if (!r) {
-			perror("labyrinth bench");
-			exit(CLI_FAIL);
-		}
-		rows = r;
-		caprows = cap;
-	}
-	memset(&rows[nrows], 0, sizeof(rows[0]));
-	return &rows[nrows++];
-}
-
-static bool is_time(const char *unit)
-{
-	return !strcmp(unit, "ns") || !strcmp(unit, "us") || !strcmp(unit, "ms");
-}
-
-static double derive_mops(const char *unit, double v)
-{
-	if (!(v > 0))
-		return -1;
-	if (!strcmp(unit, "ns"))
-		return 1e3 / v;
-	if (!strcmp(unit, "us"))
-		return 1 / v;
-	if (!strcmp(unit, "ms"))
-		return 1e-3 / v;
-	if (!strcmp(unit, "Mops"))
-		return v;
-	return -1;
-}
-
-static void compute_ratios(void)
-{
-	for (size_t i = 0; i < nrows; i++) {
-		struct bench_row *r = &rows[i];
-		const struct bench_row *lab = NULL;
-
-		r->ratio = -1;
-		if (strcmp(r->status, "ok"))
-			continue;
-		for (size_t j = 0; j < nrows && !lab; j++)
-			if (!strcmp(rows[j].peer, base_peer) && !strcmp(rows[j].status, "ok") &&
-			    rows[j].threads == r->threads &&
-			    !strcmp(rows[j].workload, r->workload) &&
-			    !strcmp(rows[j].metric, r->metric))
-				lab = &rows[j];
-		if (!lab)
-			continue;
-		if (is_time(r->unit))
-			r->ratio = lab->median > 0 ? r->median / lab->median : INFINITY;
-		else
-			r->ratio = r->median > 0 ? lab->median / r->median : INFINITY;
-	}
-}
-
-static void fmt_num(char *buf, size_t len, double v)
-{
-	if (v < 0 || isnan(v))
-		snprintf(buf, len, "-");
-	else if (isinf(v))
-		snprintf(buf, len, "inf");
-	else if (v >= 1000)
-		snprintf(buf, len, "%.0f", v);
-	else if (v >= 100)
-		snprintf(buf, len, "%.1f", v);
-	else if (v >= 10)
-		snprintf(buf, len, "%.2f", v);
-	else
-		snprintf(buf, len, "%.3f", v);
-}
-
-static void print_table(void)
-{
-	const char *last = "";
-
-	printf("%-10s %3s %-20s %-10s %10s %-4s %9s %7s  %s\n", "workload", "thr", "peer", "metric",
-	       "median", "unit", "Mops/s", "ratio", "status");
-	for (size_t i = 0; i < nrows; i++) {
-		const struct bench_row *r = &rows[i];
-		char med[32], mops[32], ratio[32];
-
-		if (strcmp(last, r->workload) && i)
-			printf("\n");
-		last = r->workload;
-		if (!strcmp(r->status, "ok")) {
-			fmt_num(med, sizeof(med), r->median);
-			fmt_num(mops, sizeof(mops), r->mops);
-			if (r->ratio >= 0 && !isinf(r->ratio))
-				snprintf(ratio, sizeof(ratio), "%.2f", r->ratio);
-			else
-				fmt_num(ratio, sizeof(ratio), r->ratio);
-		} else {
-			snprintf(med, sizeof(med), "-");
-			snprintf(mops, sizeof(mops), "-");
-			snprintf(ratio, sizeof(ratio), "-");
-		}
-		printf("%-10s %3d %-20s %-10s %10s %-4s %9s %7s  %s%s%s\n", r->workload, r->threads,
-		       r->peer, r->metric, med, r->unit, mops, ratio, r->status,
-		       strcmp(r->status, "ok") ? ": " : "", strcmp(r->status, "ok") ? r->note : "");
-	}
-}
-
-/* ---- CSV and JSON ------------------------------------------------------------------ */
-
-static void csv_str(FILE *f, const char *s)
-{
-	if (!strpbrk(s, ",\"\n\r")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-static void csv_num(FILE *f, double v)
-{
-	if (v >= 0 && isfinite(v))
-		fprintf(f, "%.6g", v);
-	else if (isinf(v))
-		fputs("inf", f);
-}
-
-static int write_csv(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return cli_error("cannot write %s: %s", path, strerror(errno));
-	fprintf(f, "workload,threads,peer,metric,median,unit,mops_per_s,ratio,status,runs,ops,"
-		   "min,max,note\n");
-	for (size_t i = 0; i < nrows; i++) {
-		const struct bench_row *r = &rows[i];
-		bool ok = !strcmp(r->status, "ok");
-
-		csv_str(f, r->workload);
-		fprintf(f, ",%d,", r->threads);
-		csv_str(f, r->peer);
-		fputc(',', f);
-		csv_str(f, r->metric);
-		fputc(',', f);
-		if (ok)
-			csv_num(f, r->median);
-		fputc(',', f);
-		csv_str(f, r->unit);
-		fputc(',', f);
-		csv_num(f, r->mops);
-		fputc(',', f);
-		csv_num(f, r->ratio);
-		fprintf(f, ",%s,%d,%llu,", r->status, r->runs, r->ops);
-		if (ok)
-			csv_num(f, r->min);
-		fputc(',', f);
-		if (ok)
-			csv_num(f, r->max);
-		fputc(',', f);
-		csv_str(f, r->note);
-		fputc('\n', f);
-	}
-	if (fclose(f))
-		return cli_error("cannot write %s: %s", path, strerror(errno));
-	return CLI_OK;
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-static void json_num(FILE *f, double v, bool have)
-{
-	if (have && isfinite(v) && v >= 0)
-		fprintf(f, "%.6g", v);
-	else
-		fputs("null", f);
-}
-
-static int write_json(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return cli_error("cannot write %s: %s", path, strerror(errno));
-	fputs("[\n", f);
-	for (size_t i = 0; i < nrows; i++) {
-		const struct bench_row *r = &rows[i];
-		bool ok = !strcmp(r->status, "ok");
-
-		fputs("  {\"workload\": ", f);
-		json_str(f, r->workload);
-		fprintf(f, ", \"threads\": %d, \"peer\": ", r->threads);
-		json_str(f, r->peer);
-		fputs(", \"metric\": ", f);
-		json_str(f, r->metric);
-		fputs(", \"median\": ", f);
-		json_num(f, r->median, ok);
-		fputs(", \"unit\": ", f);
-		json_str(f, r->unit);
-		fputs(", \"mops_per_s\": ", f);
-		json_num(f, r->mops, ok);
-		fputs(", \"ratio\": ", f);
-		json_num(f, r->ratio, ok);
-		fputs(", \"status\": ", f);
-		json_str(f, r->status);
-		fprintf(f, ", \"runs\": %d, \"ops\": %llu, \"min\": ", r->runs, r->ops);
-		json_num(f, r->min, ok);
-		fputs(", \"max\": ", f);
-		json_num(f, r->max, ok);
-		fputs(", \"note\": ", f);
-		json_str(f, r->note);
-		fprintf(f, "}%s\n", i + 1 < nrows ? "," : "");
-	}
-	fputs("]\n", f);
-	if (fclose(f))
-		return cli_error("cannot write %s: %s", path, strerror(errno));
-	return CLI_OK;
-}
-
-/* ---- progress -------------------------------------------------------------------- */
-
-static bool progress_on;
-static int progress_done, progress_total;
-
-static void progress(const char *what)
-{
-	int width = 30, fill;
-
-	if (!progress_on)
-		return;
-	fill = progress_total ? progress_done * width / progress_total : width;
-	if (fill > width)
-		fill = width;
-	fprintf(stderr, "\r[%.*s%*s] %d/%d %s\033[K", fill, "##############################",
-		width - fill, "", progress_done, progress_total, what);
-	fflush(stderr);
-}
-
-static void progress_end(void)
-{
-	if (progress_on)
-		fprintf(stderr, "\r\033[K");
-}
 
 /* ---- options ---------------------------------------------------------------------- */
 
@@ -688,42 +61,58 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: labyrinth bench [OPTIONS]\n"
 		"Runs workloads against labyrinth and its peers, each peer in its own runner\n"
-		"process: one warm-up run, then --runs runs; prints the median of each metric,\n"
-		"Mops/s (1000/ns for a time per operation) and the ratio to labyrinth\n"
-		"(peer time / labyrinth time, so > 1 means labyrinth is faster; for throughput\n"
-		"and kept: labyrinth / peer). Every run of a row must report the same number of\n"
+		"process: a warm-up run, then --runs runs; prints the median of each metric,\n"
+		"Mops/s of all threads, the ratio to labyrinth (peer time / labyrinth time, so\n"
+		"> 1 means labyrinth is faster; for throughput and kept: labyrinth / peer), the\n"
+		"scaling over the same peer at the fewest threads, and the overlap of the\n"
+		"threads' timed windows. Every run is timed for %g ms at least (the warm-up finds\n"
+		"how many times over to do the work); a run whose threads overlap less than 90%%,\n"
+		"or were on a CPU less than 90%% of the time, is invalid and is made again (2 x\n"
+		"--runs runs at most). Every counted run of a row must do the same number of\n"
 		"operations (unless --duration).\n"
 		"\n"
 		"  -w, --workload LIST  comma-separated, default all: bulk0 bulk9 pairs churn\n"
 		"                       handoff nearfull signal fragment ('bulk' = bulk0,bulk9;\n"
-		"                       churnNN = churn at NN%% fill)\n"
+		"                       churnNN = churn at NN%% fill), and the groups\n"
+		"                       scale: bulk0 pairs churn50 handoff at each of --threads\n"
+		"                         (default 1 ... the CPUs this process may use), in\n"
+		"                         --pages rooms (default 4M; --quick 64k)\n"
+		"                       size: bulk0 (one thread fills the pool) at each of --sizes\n"
 		"  -p, --peers LIST     default: every peer the runners offer (see --list) but\n"
-		"                       the opt-in ones (caps optin: labyrinth on a shared maze)\n"
+		"                       the opt-in ones (caps optin: labyrinth on a shared maze,\n"
+		"                       the design note's calls)\n"
 		"      --base PEER      the peer of the ratio column (default labyrinth)\n"
-		"  -t, --threads LIST   thread counts, default 1 (e.g. 1,2,4)\n"
-		"      --pairs-threads LIST  more thread counts for pairs only (the scaling plot)\n"
+		"  -t, --threads LIST   thread counts, default 1 (e.g. 1,2,4); scale: see above\n"
+		"      --pairs-threads LIST  more thread counts for pairs only\n"
 		"      --pages N        rooms per pool (runner default 65536; nearfull 2^24)\n"
 		"      --page-size B    bytes per room, a power of two >= 4096\n"
-		"      --ops N          operations per thread per run (default 1000000)\n"
+		"      --batch N        bulk: blocks each thread allocates, then frees (default:\n"
+		"                       the threads together fill the pool; scale: half of it\n"
+		"                       at the most threads)\n"
+		"      --sizes LIST     size: pool sizes (default 64k,256k,1M,4M,16M,64M,256M;\n"
+		"                       --quick 64k,256k,1M,4M); bounded peers only\n"
+		"      --ops N          operations per thread per run before calibration\n"
+		"                       (default 1000000)\n"
 		"      --duration S     bound each run by time instead of --ops\n"
 		"      --seed S         seed of every random choice (default 1)\n"
 		"      --fill LIST      churn fill levels in percent (default 10,50,90,99)\n"
-		"  -r, --runs N         measured runs after the warm-up (default 5)\n"
-		"      --pin            pin worker thread i to CPU i\n"
-		"  -q, --quick          small sizes: --runs 3, --ops 20000, --pages 8192 (nearfull\n"
-		"                       2^20)\n"
-		"                       (explicit options win)\n"
+		"  -r, --runs N         valid runs after the warm-up (default 5)\n"
+		"      --no-pin         do not pin; by default thread i runs on the i-th CPU\n"
+		"                       the process may use, round robin (--pin)\n"
+		"  -q, --quick          smaller: --runs 3, --ops 20000, nearfull 2^20 rooms,\n"
+		"                       scale 64k rooms, sizes up to 4M (explicit options win)\n"
 		"      --csv FILE       write every row as CSV\n"
 		"      --json FILE      write every row as a JSON array of objects\n"
-		"      --png FILE       plot with gnuplot: median ns/op per workload and peer, and\n"
-		"                       threads vs Mops/s for pairs when several thread counts ran\n"
+		"      --png FILE       plot with gnuplot: median ns/op per workload and peer;\n"
+		"                       threads vs Mops/s where several thread counts ran (scale);\n"
+		"                       rooms vs ns/op where several sizes ran (size)\n"
 		"  -l, --list           list the peers found and their capabilities, then exit\n"
 		"  -h, --help           this help\n"
 		"\n"
 		"Runners: labyrinth-runner[-jemalloc|-tcmalloc|-mimalloc] next to this executable,\n"
-		"else in $LABYRINTH_RUNNER_DIR, else in %s.\n"
+		"else in $LABYRINTH_RUNNER_DIR, else in the installed libexec/labyrinth/.\n"
 		"A progress bar is drawn on stderr when it is a terminal.\n",
-		LAB_CLI_LIBEXECDIR);
+		BENCH_MIN_WINDOW_MS);
 }
 
 static bool known_workload(const char *w)
@@ -733,31 +122,41 @@ static bool known_workload(const char *w)
 	for (int i = 0; i < NWORKLOADS; i++)
 		if (!strcmp(w, all_workloads[i]))
 			return true;
+	if (!strcmp(w, "bulk") || !strcmp(w, "all") || !strcmp(w, "scale") || !strcmp(w, "size"))
+		return true;
 	return !strncmp(w, "churn", 5) && !cli_parse_u64(w + 5, 1, 99, &v);
 }
 
-static int parse_int_list(const char *arg, const char *what, int *out, int max, uint64_t lo,
-			  uint64_t hi)
+/* A comma-separated list of numbers in [lo, hi]: their count, or CLI_USAGE
+ * as a negative number after a message. */
+static int parse_list(const char *arg, const char *what, uint64_t *out, int max, uint64_t lo,
+		      uint64_t hi)
 {
 	char *item[MAX_LIST];
 	int n = cli_split(arg, item, MAX_LIST), i;
 
 	if (n < 0 || n > max)
-		return cli_usage_error("%s wants a comma-separated list of numbers, not '%s'", what,
-				       arg);
-	for (i = 0; i < n; i++) {
-		uint64_t v;
-
-		if (cli_parse_u64(item[i], lo, hi, &v)) {
+		return -cli_usage_error("%s wants a comma-separated list of numbers, not '%s'",
+					what, arg);
+	for (i = 0; i < n; i++)
+		if (cli_parse_u64(item[i], lo, hi, &out[i])) {
 			cli_usage_error("%s: '%s' is not a number in %llu..%llu", what, item[i],
 					(unsigned long long)lo, (unsigned long long)hi);
 			break;
 		}
-		out[i] = (int)v;
-	}
 	for (int j = 0; j < n; j++)
 		free(item[j]);
-	return i == n ? -n : CLI_USAGE;
+	return i == n ? n : -CLI_USAGE;
+}
+
+static int parse_ints(const char *arg, const char *what, int *out, int lo, int hi)
+{
+	uint64_t v[MAX_LIST];
+	int n = parse_list(arg, what, v, MAX_LIST, (uint64_t)lo, (uint64_t)hi);
+
+	for (int i = 0; i < n; i++)
+		out[i] = (int)v[i];
+	return n;
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -770,11 +169,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		O_SEED,
 		O_FILL,
 		O_PIN,
+		O_NO_PIN,
 		O_CSV,
 		O_JSON,
 		O_PNG,
 		O_PTHREADS,
-		O_BASE
+		O_BASE,
+		O_BATCH,
+		O_SIZES
 	};
 	static const struct option lo[] = {
 		{ "workload", required_argument, NULL, 'w' },
@@ -785,12 +187,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "pairs-threads", required_argument, NULL, O_PTHREADS },
 		{ "pages", required_argument, NULL, O_PAGES },
 		{ "page-size", required_argument, NULL, O_PAGE_SIZE },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "sizes", required_argument, NULL, O_SIZES },
 		{ "ops", required_argument, NULL, O_OPS },
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "fill", required_argument, NULL, O_FILL },
 		{ "runs", required_argument, NULL, 'r' },
 		{ "pin", no_argument, NULL, O_PIN },
+		{ "no-pin", no_argument, NULL, O_NO_PIN },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "json", required_argument, NULL, O_JSON },
@@ -804,54 +209,52 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	double d;
 	int c, n;
 
+	o->pin = true;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":w:p:t:r:qlh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'w':
-			while (o->nworkloads > 0)
-				free(o->workloads[--o->nworkloads]);
-			n = cli_split(optarg, o->workloads, MAX_LIST);
+		case 'p': {
+			char **list = c == 'w' ? o->workloads : o->peers;
+			int *count = c == 'w' ? &o->nworkloads : &o->npeers;
+
+			while (*count > 0)
+				free(list[--*count]);
+			n = cli_split(optarg, list, c == 'w' ? MAX_LIST : BENCH_MAX_PEERS);
 			if (n < 0)
-				return cli_usage_error("--workload wants a comma-separated list, "
-						       "not '%s'",
-						       optarg);
-			o->nworkloads = n;
+				return cli_usage_error("%s wants a comma-separated list, not '%s'",
+						       c == 'w' ? "--workload" : "--peers", optarg);
+			*count = n;
 			break;
-		case 'p':
-			while (o->npeers > 0)
-				free(o->peers[--o->npeers]);
-			n = cli_split(optarg, o->peers, MAX_PEERS);
-			if (n < 0)
-				return cli_usage_error("--peers wants a comma-separated list, "
-						       "not '%s'",
-						       optarg);
-			o->npeers = n;
-			break;
+		}
 		case 't':
-			n = parse_int_list(optarg, "--threads", o->threads, MAX_LIST, 1, 1024);
-			if (n > 0)
-				return n;
-			o->nthreads = -n;
+			if ((n = parse_ints(optarg, "--threads", o->threads, 1, 1024)) < 0)
+				return -n;
+			o->nthreads = n;
 			break;
 		case O_PTHREADS:
-			n = parse_int_list(optarg, "--pairs-threads", o->pthreads, MAX_LIST, 1,
-					   1024);
-			if (n > 0)
-				return n;
-			o->npthreads = -n;
+			if ((n = parse_ints(optarg, "--pairs-threads", o->pthreads, 1, 1024)) < 0)
+				return -n;
+			o->npthreads = n;
 			break;
 		case O_FILL:
-			n = parse_int_list(optarg, "--fill", o->fills, MAX_LIST, 1, 99);
-			if (n > 0)
-				return n;
-			o->nfills = -n;
+			if ((n = parse_ints(optarg, "--fill", o->fills, 1, 99)) < 0)
+				return -n;
+			o->nfills = n;
+			break;
+		case O_SIZES:
+			if ((n = parse_list(optarg, "--sizes", o->sizes, MAX_LIST, 1024,
+					    (uint64_t)1 << 32)) < 0)
+				return -n;
+			o->nsizes = n;
 			break;
 		case O_PAGES:
+		case O_BATCH:
 			if (cli_parse_u64(optarg, 1, (uint64_t)1 << 32, &v))
-				return cli_usage_error("--pages wants 1..2^32, not '%s'", optarg);
-			o->pages = optarg;
-			o->pages_set = true;
+				return cli_usage_error("--%s wants 1..2^32, not '%s'",
+						       c == O_PAGES ? "pages" : "batch", optarg);
+			*(c == O_PAGES ? &o->pages : &o->batch) = v;
 			break;
 		case O_PAGE_SIZE:
 			if (cli_parse_u64(optarg, 4096, (uint64_t)1 << 30, &v) || (v & (v - 1)))
@@ -880,14 +283,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->seed = optarg;
 			break;
 		case 'r':
-			if (cli_parse_u64(optarg, 1, MAX_RUNS, &v))
-				return cli_usage_error("--runs wants 1..%d, not '%s'", MAX_RUNS,
-						       optarg);
+			if (cli_parse_u64(optarg, 1, BENCH_MAX_RUNS / 2, &v))
+				return cli_usage_error("--runs wants 1..%d, not '%s'",
+						       BENCH_MAX_RUNS / 2, optarg);
 			o->runs = (int)v;
 			o->runs_set = true;
 			break;
 		case O_PIN:
-			o->pin = true;
+		case O_NO_PIN:
+			o->pin = c == O_PIN;
 			break;
 		case 'q':
 			o->quick = true;
@@ -919,318 +323,302 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (o->ops_set && o->duration > 0)
 		return cli_usage_error("--ops and --duration exclude each other");
 	for (int i = 0; i < o->nworkloads; i++)
-		if (!known_workload(o->workloads[i]) && strcmp(o->workloads[i], "bulk") &&
-		    strcmp(o->workloads[i], "all"))
+		if (!known_workload(o->workloads[i]))
 			return cli_usage_error("unknown workload '%s'", o->workloads[i]);
 	if (!o->runs_set)
 		o->runs = o->quick ? 3 : 5;
 	if (!o->ops_set)
 		o->ops = o->quick ? 20000 : 1000000;
-	if (!o->pages && o->quick)
-		o->pages = "8192";
-	if (!o->nthreads) {
-		o->threads[0] = 1;
-		o->nthreads = 1;
-	}
-	/* pairs: the union of --threads and --pairs-threads, in ascending order */
-	for (int i = 0; i < o->nthreads; i++) {
-		bool dup = false;
-
-		for (int k = 0; k < o->npthreads; k++)
-			dup |= o->pthreads[k] == o->threads[i];
-		if (!dup && o->npthreads < MAX_LIST)
-			o->pthreads[o->npthreads++] = o->threads[i];
-	}
-	for (int i = 1; i < o->npthreads; i++)
-		for (int k = i; k > 0 && o->pthreads[k - 1] > o->pthreads[k]; k--) {
-			int t = o->pthreads[k];
-
-			o->pthreads[k] = o->pthreads[k - 1];
-			o->pthreads[k - 1] = t;
-		}
 	if (!o->nfills) {
 		static const int f[] = { 10, 50, 90, 99 };
 
 		memcpy(o->fills, f, sizeof(f));
 		o->nfills = 4;
 	}
+	if (!o->nsizes) {
+		const uint64_t *s = o->quick ? sizes_quick : sizes_full;
+
+		o->nsizes = o->quick ? (int)(sizeof(sizes_quick) / sizeof(*s)) :
+				       (int)(sizeof(sizes_full) / sizeof(*s));
+		memcpy(o->sizes, s, (size_t)o->nsizes * sizeof(*s));
+	}
 	return 0;
 }
 
-/* The workload names to run, churn expanded to churnFILL. */
-static int expand_workloads(const struct opts *o, char names[][32], int max)
+/* ---- the jobs ------------------------------------------------------------------------ */
+
+static struct bench_job jobs[MAX_JOBS];
+static int njobs;
+
+static void add_job(const char *label, const char *workload, int threads, uint64_t pages,
+		    uint64_t batch)
 {
-	int n = 0;
+	struct bench_job *j = &jobs[njobs];
 
-	for (int i = 0; i < (o->nworkloads ? o->nworkloads : 1); i++) {
-		const char *w = o->nworkloads ? o->workloads[i] : "all";
-
-		for (int k = 0; k < NWORKLOADS; k++) {
-			const char *a = all_workloads[k];
-			bool take = !strcmp(w, "all") || !strcmp(w, a) ||
-				    (!strcmp(w, "bulk") && !strncmp(a, "bulk", 4));
-
-			if (!take)
-				continue;
-			if (!strcmp(a, "churn")) {
-				for (int f = 0; f < o->nfills && n < max; f++)
-					snprintf(names[n++], 32, "churn%d", o->fills[f]);
-			} else if (n < max) {
-				snprintf(names[n++], 32, "%s", a);
-			}
-		}
-		if (!strncmp(w, "churn", 5) && w[5] && n < max)
-			snprintf(names[n++], 32, "%s", w);
-	}
-	/* drop repeats, keep the first */
-	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++)
-			if (!strcmp(names[i], names[j])) {
-				memmove(names[j], names[j + 1], (size_t)(n - j - 1) * 32);
-				n--;
-				j--;
-			}
-	return n;
+	for (int i = 0; i < njobs; i++)
+		if (!strcmp(jobs[i].label, label) && jobs[i].threads == threads &&
+		    jobs[i].pages == pages && jobs[i].batch == batch)
+			return; /* asked twice */
+	if (njobs == MAX_JOBS)
+		return;
+	snprintf(j->label, sizeof(j->label), "%s", label);
+	snprintf(j->workload, sizeof(j->workload), "%s", workload);
+	j->threads = threads;
+	j->pages = pages;
+	j->batch = batch;
+	njobs++;
 }
 
-static bool row_exists(const char *w, int threads, const char *peer)
+static bool wanted(const struct opts *o, const char *name)
 {
-	for (size_t i = 0; i < nrows; i++)
-		if (rows[i].threads == threads && !strcmp(rows[i].workload, w) &&
-		    !strcmp(rows[i].peer, peer))
+	if (!o->nworkloads)
+		return !strcmp(name, "all");
+	for (int i = 0; i < o->nworkloads; i++)
+		if (!strcmp(o->workloads[i], name))
 			return true;
 	return false;
 }
 
-/* Rows of one measurement. */
-static void add_rows(const char *w, int threads, const char *peer, const struct measure *ms,
-		     const struct opts *o)
+/* The CPUs this process may use, as "0-3" or "0,2" in buf; their count. */
+static int allowed_cpus(char *buf, size_t len)
 {
-	if (!ms->nm) {
-		struct bench_row *r = add_row();
+	cpu_set_t set;
+	int n = 0, c, first = -1;
+	size_t at = 0;
 
-		snprintf(r->workload, sizeof(r->workload), "%.31s", w);
-		r->threads = threads;
-		snprintf(r->peer, sizeof(r->peer), "%s", peer);
-		snprintf(r->status, sizeof(r->status), "%s", ms->status[0] ? ms->status : "error");
-		snprintf(r->note, sizeof(r->note), "%s", ms->note);
-		r->mops = r->ratio = -1;
-		return;
-	}
-	for (int i = 0; i < ms->nm; i++) {
-		const struct metric *m = &ms->m[i];
-		struct bench_row *r = add_row();
+	buf[0] = 0;
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 1;
+	for (c = 0; c <= CPU_SETSIZE; c++) {
+		bool in = c < CPU_SETSIZE && CPU_ISSET(c, &set);
 
-		snprintf(r->workload, sizeof(r->workload), "%.31s", w);
-		r->threads = m->threads > 0 ? m->threads : threads;
-		snprintf(r->peer, sizeof(r->peer), "%s", peer);
-		snprintf(r->metric, sizeof(r->metric), "%s", m->name);
-		snprintf(r->unit, sizeof(r->unit), "%s", m->unit);
-		snprintf(r->status, sizeof(r->status), "%s", ms->status);
-		snprintf(r->note, sizeof(r->note), "%s",
-			 strcmp(ms->status, "ok") ? ms->note : m->note);
-		r->runs = m->n;
-		r->mops = r->ratio = -1;
-		if (strcmp(ms->status, "ok"))
-			continue;
-		if (m->n == 0) {
-			snprintf(r->status, sizeof(r->status), "error");
-			snprintf(r->note, sizeof(r->note), "no value reported");
-			continue;
+		n += in;
+		if (in && first < 0)
+			first = c;
+		if (!in && first >= 0 && at < len) {
+			at += (size_t)snprintf(buf + at, len - at, "%s%d", at ? "," : "", first);
+			if (c - 1 > first && at < len)
+				at += (size_t)snprintf(buf + at, len - at, "-%d", c - 1);
+			first = -1;
 		}
-		r->median = median(m->v, m->n, &r->min, &r->max);
-		r->mops = derive_mops(m->unit, r->median);
-		r->ops = m->ops[0];
-		for (int k = 1; k < m->n; k++)
-			if (m->ops[k] != m->ops[0] && !(o->duration > 0)) {
-				unsigned long long lo = m->ops[0], hi = m->ops[0];
+	}
+	return n ? n : 1;
+}
 
-				for (int j = 1; j < m->n; j++) {
-					lo = m->ops[j] < lo ? m->ops[j] : lo;
-					hi = m->ops[j] > hi ? m->ops[j] : hi;
+/* The runner's workloads, in their order; churn expanded to churnFILL. */
+static void add_plain_jobs(const struct opts *o)
+{
+	int t1[] = { 1 };
+	const int *tl = o->nthreads ? o->threads : t1;
+	int ntl = o->nthreads ? o->nthreads : 1;
+	uint64_t near = o->pages ? o->pages : o->quick ? (uint64_t)1 << 20 : 0;
+	char name[32];
+
+	for (int k = 0; k < NWORKLOADS; k++) {
+		const char *a = all_workloads[k];
+		bool all = wanted(o, "all") || wanted(o, a) ||
+			   (!strncmp(a, "bulk", 4) && wanted(o, "bulk"));
+
+		for (int t = 0; t < ntl; t++) {
+			if (!strcmp(a, "churn")) {
+				for (int f = 0; all && f < o->nfills; f++) {
+					snprintf(name, sizeof(name), "churn%d", o->fills[f]);
+					add_job(name, name, tl[t], o->pages, 0);
 				}
-				snprintf(r->status, sizeof(r->status), "error");
-				snprintf(r->note, sizeof(r->note),
-					 "runs did different work: %llu..%llu operations", lo, hi);
-				r->mops = -1;
-				break;
+				for (int i = 0; i < o->nworkloads; i++)
+					if (!strncmp(o->workloads[i], "churn", 5) &&
+					    o->workloads[i][5])
+						add_job(o->workloads[i], o->workloads[i], tl[t],
+							o->pages, 0);
+				continue;
 			}
+			if (all)
+				add_job(a, a, tl[t], !strcmp(a, "nearfull") ? near : o->pages,
+					!strncmp(a, "bulk", 4) ? o->batch : 0);
+		}
+		for (int t = 0; all && !strcmp(a, "pairs") && t < o->npthreads; t++)
+			add_job(a, a, o->pthreads[t], o->pages, 0);
 	}
 }
 
-static int bench(struct opts *op)
+static void add_scale_jobs(const struct opts *o, int ncpus)
 {
-	struct opts o = *op;
-	static char names[64][32];
-	static struct measure ms;
-	const struct peer *order[MAX_PEERS];
-	char seedbuf[32], opsbuf[32], durbuf[32], thrbuf[16];
-	int norder = 0, nnames, rc;
+	uint64_t pages = o->pages ? o->pages : o->quick ? SCALE_PAGES_QUICK : SCALE_PAGES;
+	int most = 1, n = o->nthreads ? o->nthreads : ncpus;
+	uint64_t batch;
+	char label[32];
 
-	rc = find_runner_dir();
-	if (rc)
-		return rc;
-	rc = list_peers();
-	if (rc)
-		return rc;
-	if (o.list) {
-		printf("runners in %s\n", runner_dir);
-		for (int i = 0; i < npeers; i++)
-			printf("peer %-20s caps=%-36s %s\n", peers[i].name, peers[i].caps,
-			       strrchr(peers[i].runner, '/') + 1);
-		return CLI_OK;
+	for (int t = 0; t < n; t++)
+		most = o->nthreads && o->threads[t] > most ? o->threads[t] : most;
+	most = o->nthreads ? most : ncpus;
+	batch = o->batch ? o->batch : pages / (2 * (uint64_t)most);
+	batch = batch ? batch : 1;
+	for (int k = 0; k < NSCALE; k++) {
+		snprintf(label, sizeof(label), "scale/%s", scale_workloads[k]);
+		for (int t = 0; t < n; t++)
+			add_job(label, scale_workloads[k], o->nthreads ? o->threads[t] : t + 1,
+				pages, !strcmp(scale_workloads[k], "bulk0") ? batch : 0);
 	}
-	if (o.npeers) {
-		for (int i = 0; i < o.npeers; i++) {
-			const struct peer *p = find_peer(o.peers[i]);
+}
 
-			if (!p) {
-				fprintf(stderr,
-					"%s: no peer '%s'; the runners in %s offer:", cli_cmd,
-					o.peers[i], runner_dir);
-				for (int k = 0; k < npeers; k++)
-					fprintf(stderr, " %s", peers[k].name);
-				fprintf(stderr, "\n");
-				return CLI_USAGE;
-			}
-			bool dup = false;
-			for (int k = 0; k < norder; k++)
-				dup |= order[k] == p;
-			if (!dup)
-				order[norder++] = p;
-		}
-	} else {
-		const struct peer *lab = find_peer("labyrinth");
+static void add_size_jobs(const struct opts *o)
+{
+	for (int i = 0; i < o->nsizes; i++)
+		add_job("size/bulk0", "bulk0", 1, o->sizes[i], 0);
+}
+
+/* ---- the run ------------------------------------------------------------------------- */
+
+/* The peers to run, labyrinth first; CLI_OK or CLI_USAGE after a message. */
+static int choose_peers(const struct opts *o, const struct bench_peer **order, int *n)
+{
+	*n = 0;
+	if (!o->npeers) {
+		const struct bench_peer *lab = bench_find_peer("labyrinth");
 
 		if (lab)
-			order[norder++] = lab;
+			order[(*n)++] = lab;
 		/* peers with caps "optin" (variants of another peer) run only when named */
-		for (int i = 0; i < npeers; i++)
-			if (&peers[i] != lab && !has_cap(&peers[i], "optin"))
-				order[norder++] = &peers[i];
+		for (int i = 0; i < bench_npeers(); i++)
+			if (bench_peer_at(i) != lab && !bench_has_cap(bench_peer_at(i), "optin"))
+				order[(*n)++] = bench_peer_at(i);
+		return CLI_OK;
 	}
-	if (o.base && !find_peer(o.base)) {
-		fprintf(stderr, "%s: --base: no peer '%s' (see --list)\n", cli_cmd, o.base);
+	for (int i = 0; i < o->npeers; i++) {
+		const struct bench_peer *p = bench_find_peer(o->peers[i]);
+		bool dup = false;
+
+		if (!p) {
+			fprintf(stderr, "%s: no peer '%s'; the runners in %s offer:", cli_cmd,
+				o->peers[i], bench_runner_dir());
+			for (int k = 0; k < bench_npeers(); k++)
+				fprintf(stderr, " %s", bench_peer_at(k)->name);
+			fprintf(stderr, "\n");
+			return CLI_USAGE;
+		}
+		for (int k = 0; k < *n; k++)
+			dup |= order[k] == p;
+		if (!dup)
+			order[(*n)++] = p;
+	}
+	return CLI_OK;
+}
+
+static void print_header(const struct opts *o, const char *base, const char *cpus, int ncpus)
+{
+	printf("labyrinth bench: runners in %s; %d valid run%s after a warm-up, median per "
+	       "metric;\n",
+	       bench_runner_dir(), o->runs, o->runs == 1 ? "" : "s");
+	if (o->duration > 0)
+		printf("  each run bounded by %g s;\n", o->duration);
+	else
+		printf("  %llu operations per thread per run, or as many times over as makes a run "
+		       "last %g ms;\n",
+		       (unsigned long long)o->ops, BENCH_MIN_WINDOW_MS);
+	if (o->pin)
+		printf("  threads pinned, thread i to the i-th of CPUs %s (%d this process may "
+		       "use);\n",
+		       cpus, ncpus);
+	else
+		printf("  threads not pinned (--no-pin), %d CPUs (%s);\n", ncpus, cpus);
+	printf("  overlap: the threads' timed windows, intersection / union; below 90%%, or "
+	       "below 90%% on a CPU, a run is invalid;\n"
+	       "  ratio: peer time / %s time (> 1: %s faster); for throughput and kept: "
+	       "%s / peer;\n"
+	       "  scale: Mops/s over the same peer's at the fewest threads\n\n",
+	       base, base, base);
+	fflush(stdout);
+}
+
+static int bench(struct opts *o)
+{
+	static struct bench_measure ms;
+	const struct bench_peer *order[BENCH_MAX_PEERS];
+	struct bench_settings s;
+	char cpus[256];
+	int norder, rc, ncpus = allowed_cpus(cpus, sizeof(cpus));
+	const char *base;
+
+	rc = bench_find_peers();
+	if (rc)
+		return rc;
+	if (o->list) {
+		printf("runners in %s\n", bench_runner_dir());
+		for (int i = 0; i < bench_npeers(); i++) {
+			const struct bench_peer *p = bench_peer_at(i);
+
+			printf("peer %-20s caps=%-36s %s\n", p->name, p->caps,
+			       strrchr(p->runner, '/') + 1);
+		}
+		return CLI_OK;
+	}
+	if ((rc = choose_peers(o, order, &norder)))
+		return rc;
+	if (o->base && !bench_find_peer(o->base)) {
+		fprintf(stderr, "%s: --base: no peer '%s' (see --list)\n", cli_cmd, o->base);
 		return CLI_USAGE;
 	}
-	base_peer = o.base ? o.base : "labyrinth";
-	nnames = expand_workloads(&o, names, 64);
+	base = o->base ? o->base : "labyrinth";
+	njobs = 0;
+	add_plain_jobs(o);
+	if (wanted(o, "scale"))
+		add_scale_jobs(o, ncpus);
+	if (wanted(o, "size"))
+		add_size_jobs(o);
 
-	progress_on = isatty(2);
-	progress_total = 0;
-	for (int wi = 0; wi < nnames; wi++)
-		progress_total += (strcmp(names[wi], "pairs") ? o.nthreads : o.npthreads) * norder *
-				  (1 + o.runs);
-	snprintf(seedbuf, sizeof(seedbuf), "%s", o.seed ? o.seed : "1");
-	snprintf(opsbuf, sizeof(opsbuf), "%llu", (unsigned long long)o.ops);
-	snprintf(durbuf, sizeof(durbuf), "%g", o.duration);
-	printf("labyrinth bench: runners in %s; %d run%s after 1 warm-up, median per metric, "
-	       "%s %s per run\n",
-	       runner_dir, o.runs, o.runs == 1 ? "" : "s", o.duration > 0 ? durbuf : opsbuf,
-	       o.duration > 0 ? "s" : "operations per thread");
-	printf("ratio: peer time / %s time (> 1: %s faster); for throughput and "
-	       "kept: %s / peer\n\n",
-	       base_peer, base_peer, base_peer);
-	fflush(stdout);
+	s = (struct bench_settings){ .ops = o->ops,
+				     .duration = o->duration,
+				     .seed = o->seed ? o->seed : "1",
+				     .page_size = o->page_size,
+				     .runs = o->runs,
+				     .pin = o->pin };
+	print_header(o, base, cpus, ncpus);
+	bench_progress_begin(njobs * norder);
+	for (int j = 0; j < njobs; j++)
+		for (int p = 0; p < norder; p++) {
+			char what[96];
+			size_t mark = bench_rows_mark();
 
-	for (int wi = 0; wi < nnames; wi++) {
-		const char *w = names[wi];
-
-		const int *tl = strcmp(w, "pairs") ? o.threads : o.pthreads;
-		int ntl = strcmp(w, "pairs") ? o.nthreads : o.npthreads;
-
-		for (int ti = 0; ti < ntl; ti++) {
-			size_t mark = nrows;
-			bool skip = false;
-
-			snprintf(thrbuf, sizeof(thrbuf), "%d", tl[ti]);
-			for (int pi = 0; pi < norder && !skip; pi++) {
-				const struct peer *p = order[pi];
-				char *av[32], what[96];
-				int ac = 0;
-
-				av[ac++] = (char *)p->runner;
-				av[ac++] = "--peer";
-				av[ac++] = (char *)p->name;
-				av[ac++] = "--workload";
-				av[ac++] = (char *)w;
-				av[ac++] = "--threads";
-				av[ac++] = thrbuf;
-				av[ac++] = "--seed";
-				av[ac++] = seedbuf;
-				if (o.duration > 0) {
-					av[ac++] = "--duration";
-					av[ac++] = durbuf;
-				} else {
-					av[ac++] = "--ops";
-					av[ac++] = opsbuf;
-				}
-				if (o.quick && !o.pages_set && !strcmp(w, "nearfull")) {
-					av[ac++] = "--pages";
-					av[ac++] = "1048576";
-				} else if (o.pages) {
-					av[ac++] = "--pages";
-					av[ac++] = (char *)o.pages;
-				}
-				if (o.page_size) {
-					av[ac++] = "--page-size";
-					av[ac++] = (char *)o.page_size;
-				}
-				if (o.pin)
-					av[ac++] = "--pin";
-				av[ac] = NULL;
-
-				memset(&ms, 0, sizeof(ms));
-				snprintf(ms.status, sizeof(ms.status), "ok");
-				snprintf(what, sizeof(what), "%.31s t=%d %.31s", w, tl[ti],
-					 p->name);
-				progress(what);
-				run_once(av, &ms, true);
-				progress_done++;
-				/* A workload that does not use threads reports another count:
-				 * measured already with the first thread count. */
-				if (!strcmp(ms.status, "ok") && ms.nm && ms.m[0].threads > 0 &&
-				    ms.m[0].threads != tl[ti] &&
-				    row_exists(w, ms.m[0].threads, p->name)) {
-					nrows = mark;
-					skip = true;
-					progress_done += o.runs + (norder - pi - 1) * (1 + o.runs);
-					break;
-				}
-				for (int r = 0; r < o.runs && !strcmp(ms.status, "ok"); r++) {
-					progress(what);
-					run_once(av, &ms, false);
-					progress_done++;
-				}
-				if (strcmp(ms.status, "ok"))
-					progress_done += o.runs;
-				add_rows(w, tl[ti], p->name, &ms, &o);
-			}
+			snprintf(what, sizeof(what), "%.31s t=%d %.31s", jobs[j].label,
+				 jobs[j].threads, order[p]->name);
+			bench_progress_step(what);
+			/* the size sweep: pools that say when they are full */
+			if (!strncmp(jobs[j].label, "size/", 5) &&
+			    !bench_has_cap(order[p], "bounded"))
+				continue;
+			bench_measure(&jobs[j], order[p], &s, &ms);
+			if (!strcmp(ms.status, "dup"))
+				bench_rows_reset(mark);
+			else
+				bench_add_rows(&jobs[j], order[p]->name, &ms, &s);
 		}
-	}
-	progress_end();
-	compute_ratios();
-	print_table();
+	bench_progress_end();
+	bench_finish_rows(base);
+	bench_print_table();
 	fflush(stdout);
 
-	rc = CLI_OK;
-	if (o.csv && write_csv(o.csv))
+	rc = bench_rows_status();
+	if (o->csv && bench_write_csv(o->csv))
 		rc = CLI_FAIL;
-	if (o.json && write_json(o.json))
+	if (o->json && bench_write_json(o->json))
 		rc = CLI_FAIL;
-	if (o.png && plot_bench(o.png, rows, nrows, o.pthreads, o.npthreads))
-		rc = CLI_FAIL;
-	for (size_t i = 0; i < nrows; i++)
-		if (!strcmp(rows[i].status, "error"))
-			rc = rc ? rc : CLI_FAIL;
+	if (o->png) {
+		size_t n;
+		const struct bench_row *r = bench_rows(&n);
+
+		if (plot_bench(o->png, r, n))
+			rc = CLI_FAIL;
+	}
 	return rc;
 }
 
 int cmd_bench(int argc, char **argv)
 {
 	static struct opts o;
-	int rc = parse_opts(argc, argv, &o);
+	int rc;
 
+	memset(&o, 0, sizeof(o));
+	rc = parse_opts(argc, argv, &o);
 	if (rc == 0)
 		rc = bench(&o);
 	else if (rc < 0)
@@ -1239,8 +627,6 @@ int cmd_bench(int argc, char **argv)
 		free(o.workloads[i]);
 	for (int i = 0; i < o.npeers; i++)
 		free(o.peers[i]);
-	free(rows);
-	rows = NULL;
-	nrows = caprows = 0;
+	bench_rows_free();
 	return rc;
 }

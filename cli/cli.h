@@ -3,8 +3,8 @@
  *
  * main.c     dispatch, --help, --version
  * util.c     option values, lists, errors, the executable's directory
- * bench.c    `labyrinth bench`: drives the runner executables, medians, table, CSV, JSON
- * plot.c     the bench PNG through gnuplot
+ * bench.c    `labyrinth bench`: options and jobs (bench.h lists its other files:
+ *            bench_run.c, bench_report.c, plot.c)
  * scenario.c the in-process scenario of `map` and `stats`
  * map.c      `labyrinth map`: the maze as PNG (libpng) or ANSI text
  * font.c     a 5x7 bitmap font for the map's legend and caption
@@ -135,27 +135,5 @@ void maze_source_close(struct scenario *sc);
 /* The 7 rows of a glyph (bit 4 = leftmost column); unknown characters are blank.
  * Lower case is drawn as upper case. */
 const uint8_t *font_glyph(char c);
-
-/* ---- plot.c ---- */
-struct bench_row;
-/* Write a PNG of the rows with gnuplot; 0 or CLI_FAIL after a message. */
-int plot_bench(const char *png, const struct bench_row *rows, size_t n, const int *threads,
-	       int nthreads);
-
-/* One line of the bench table (bench.c fills them, plot.c reads them). */
-struct bench_row {
-	char workload[32]; /* as reported, e.g. churn50 */
-	int threads;
-	char peer[32];
-	char metric[32];
-	char unit[16];
-	double median, min, max;
-	double mops;  /* derived; < 0 when not a rate */
-	double ratio; /* to labyrinth; < 0 when none; INFINITY allowed */
-	unsigned long long ops;
-	int runs;
-	char status[8]; /* ok, na, error */
-	char note[256];
-};
 
 #endif /* LAB_CLI_H */

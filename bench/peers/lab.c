@@ -7,6 +7,10 @@
  * labyrinth-shm and labyrinth-shm-shared are the same two on a shared maze
  * (lab_create_fd: a memfd holding header, metadata, thread registry and
  * rooms), same config: what sharing costs a process that uses it alone.
+ *
+ * labyrinth-note is the design note's pair, allocpage_gfp_atomic_exclusive
+ * and dealloc_labyrinth_page_exclusive: order 0, exclusive, and a panic
+ * instead of NULL, so no workload asks it for a room the pool lacks.
  */
 #define _GNU_SOURCE
 #include "peer.h"
@@ -50,6 +54,19 @@ static void *alloc_shared(struct peer_pool *p, unsigned order)
 static int free_page(struct peer_pool *p, void *page, unsigned order)
 {
 	return order ? lab_free_pages(maze(p), page, order) : lab_free_page(maze(p), page);
+}
+
+static void *alloc_note(struct peer_pool *p, unsigned order)
+{
+	return order ? NULL : allocpage_gfp_atomic_exclusive(maze(p));
+}
+
+static int free_note(struct peer_pool *p, void *page, unsigned order)
+{
+	if (order)
+		return -EINVAL;
+	dealloc_labyrinth_page_exclusive(maze(p), page);
+	return 0;
 }
 
 static int give_page(struct peer_pool *p, void *page, uint32_t to)
@@ -149,6 +166,10 @@ static struct peer_pool *create(const struct peer *peer, bool excl, bool shm, si
 		l->pool.alloc = excl ? ialloc_excl : ialloc_shared;
 		l->pool.free = ifree_page;
 		l->pool.give = excl ? igive_page : NULL;
+	} else if (peer == &peer_labyrinth_note) {
+		l->pool.alloc = alloc_note;
+		l->pool.free = free_note;
+		l->pool.give = give_page;
 	} else {
 		l->pool.alloc = excl ? alloc_excl : alloc_shared;
 		l->pool.free = free_page;
@@ -185,6 +206,12 @@ static struct peer_pool *create_shm_shared(size_t pages, size_t page_size, unsig
 {
 	return create(&peer_labyrinth_shm_shared, false, true, pages, page_size, flags, why,
 		      whylen);
+}
+
+static struct peer_pool *create_note(size_t pages, size_t page_size, unsigned flags, char *why,
+				     size_t whylen)
+{
+	return create(&peer_labyrinth_note, true, false, pages, page_size, flags, why, whylen);
 }
 
 static void destroy(struct peer_pool *p)
@@ -236,4 +263,14 @@ const struct peer peer_labyrinth_shm_shared = {
 	.create = create_shm_shared,
 	.destroy = destroy,
 	.self = NULL,
+};
+
+const struct peer peer_labyrinth_note = {
+	.name = "labyrinth-note",
+	.caps = PEER_SIGNAL | PEER_BOUNDED | PEER_THREADS | PEER_GIVE | PEER_OPTIN | PEER_NOFAIL,
+	.about = "allocpage_gfp_atomic_exclusive, dealloc_labyrinth_page_exclusive (the design "
+		 "note's pair; panics when full), lab_page_give",
+	.create = create_note,
+	.destroy = destroy,
+	.self = self,
 };

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The peers of each runner binary, chosen by the build:
  *   labyrinth-runner           (no define) labyrinth, labyrinth-shared,
- *                              labyrinth-shm, labyrinth-shm-shared, glibc,
- *                              ck-stack (RUNNER_HAVE_CK), mutex-list, mmap, scan
+ *                              labyrinth-shm, labyrinth-shm-shared,
+ *                              labyrinth-note, glibc, ck-stack
+ *                              (RUNNER_HAVE_CK), mutex-list, mmap, scan
  *   labyrinth-runner-jemalloc  (RUNNER_JEMALLOC) jemalloc
  *   labyrinth-runner-tcmalloc  (RUNNER_TCMALLOC) tcmalloc
  *   labyrinth-runner-mimalloc  (RUNNER_MIMALLOC) mimalloc
@@ -20,6 +21,7 @@ const struct peer *const runner_peers[] = {
 	&peer_labyrinth_shared,	    /* peers/lab.c */
 	&peer_labyrinth_shm,	    /* peers/lab.c: a shared maze (memfd) */
 	&peer_labyrinth_shm_shared, /* peers/lab.c */
+	&peer_labyrinth_note,	    /* peers/lab.c: the design note's calls */
 	&peer_malloc,		    /* peers/malloc.c: glibc */
 #ifdef RUNNER_HAVE_CK
 	&peer_ckstack,		    /* peers/ckstack.c */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Peer scan: the design note's linear CAS scan with a shared cursor
- * (bench/scan.c, the lab-bench baseline). Order 0 only; async-signal-safe
+ * (bench/scan.c). Order 0 only; async-signal-safe
  * (a CAS claim and a store free, no lock).
  */
 #define _GNU_SOURCE

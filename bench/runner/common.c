@@ -1,19 +1,39 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers of the runner workloads: threads, pools, checks, medians. */
+/* Helpers of the runner workloads: threads, timed windows, pools, checks,
+ * medians. */
 #define _GNU_SOURCE
 #include "runner.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-void runner_pin(int cpu)
+void runner_barrier_init(struct runner_barrier *b, int n)
 {
-	if (ropt.pin)
-		bench_pin_to(cpu, "runner");
+	atomic_init(&b->arrived, 0);
+	atomic_init(&b->gen, 0);
+	b->n = (unsigned)n;
+}
+
+void runner_barrier_wait(struct runner_barrier *b)
+{
+	unsigned gen = atomic_load_explicit(&b->gen, memory_order_acquire);
+	unsigned spins = 0;
+
+	if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) + 1 == b->n) {
+		/* the reset comes before the release that lets the others go */
+		atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
+		atomic_store_explicit(&b->gen, gen + 1, memory_order_release);
+		return;
+	}
+	while (atomic_load_explicit(&b->gen, memory_order_acquire) == gen)
+		if (++spins > 1u << 16)
+			sched_yield();
 }
 
 struct thread_arg {
@@ -26,7 +46,8 @@ static void *thread_main(void *p)
 {
 	struct thread_arg *t = p;
 
-	runner_pin(t->i);
+	if (ropt.pin)
+		bench_pin_to(t->i, "runner");
 	t->fn(t->arg, t->i);
 	return NULL;
 }
@@ -42,6 +63,8 @@ int runner_threads(int n, void (*fn)(void *arg, int i), void *arg)
 		free(ta);
 		return runner_fail("out of memory for %d threads", n);
 	}
+	/* The others first: they inherit the affinity of this thread, which
+	 * thread_main pins last. */
 	for (i = 1; i < n && !err; i++) {
 		ta[i] = (struct thread_arg){ fn, arg, i };
 		err = pthread_create(&th[i], NULL, thread_main, &ta[i]);
@@ -58,6 +81,71 @@ int runner_threads(int n, void (*fn)(void *arg, int i), void *arg)
 	free(th);
 	free(ta);
 	return 0;
+}
+
+void runner_stagger(int i)
+{
+	uint64_t ns = (uint64_t)(ropt.stagger_ms * 1e6);
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+
+	if (i == 1 && ns)
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+}
+
+void runner_warmup(struct peer_pool *pool, unsigned order, char *why, size_t len)
+{
+	void *p;
+	int e;
+
+	if (!ropt.warmup)
+		return;
+	p = pool->alloc(pool, order);
+	if (!p) {
+		snprintf(why, len, "the warm-up allocation (order %u) returned NULL", order);
+		return;
+	}
+	e = pool->free(pool, p, order);
+	if (e)
+		snprintf(why, len, "the warm-up free failed (%d)", e);
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void runner_window_begin(struct runner_window *w)
+{
+	w->c0 = thread_cpu_ns();
+	w->t0 = bench_now_ns();
+}
+
+void runner_window_end(struct runner_window *w)
+{
+	w->t1 = bench_now_ns();
+	w->c1 = thread_cpu_ns();
+}
+
+void runner_span_add(struct runner_span *s, const struct runner_window *w, int n)
+{
+	uint64_t lo = UINT64_MAX, hi = 0, last_start = 0, first_end = UINT64_MAX;
+
+	for (int i = 0; i < n; i++) {
+		s->wall += w[i].t1 - w[i].t0;
+		s->busy += w[i].c1 - w[i].c0;
+		lo = w[i].t0 < lo ? w[i].t0 : lo;
+		hi = w[i].t1 > hi ? w[i].t1 : hi;
+		last_start = w[i].t0 > last_start ? w[i].t0 : last_start;
+		first_end = w[i].t1 < first_end ? w[i].t1 : first_end;
+	}
+	if (hi > lo)
+		s->uni += hi - lo;
+	if (first_end > last_start)
+		s->inter += first_end - last_start;
 }
 
 struct peer_pool *runner_pool(size_t pages, unsigned flags)
@@ -78,9 +166,31 @@ static int cmp_ptr(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The blocks are aligned to bytes: in a range of at most 64 slots per block,
+ * one bit per slot finds a block handed out twice. */
+static int check_dense(void *const *p, size_t n, size_t bytes, uintptr_t lo, size_t slots,
+		       const char *what)
+{
+	uint64_t *seen = calloc((slots + 63) / 64, sizeof(*seen));
+
+	if (!seen)
+		return runner_fail("out of memory for the check");
+	for (size_t i = 0; i < n; i++) {
+		size_t s = ((uintptr_t)p[i] - lo) / bytes;
+
+		if (seen[s / 64] & (uint64_t)1 << (s % 64)) {
+			free(seen);
+			return runner_fail("%s: block %p handed out twice", what, p[i]);
+		}
+		seen[s / 64] |= (uint64_t)1 << (s % 64);
+	}
+	free(seen);
+	return 0;
+}
+
 int runner_check_blocks(void *const *p, size_t n, size_t bytes, const char *what)
 {
-	uintptr_t *s;
+	uintptr_t lo = UINTPTR_MAX, hi = 0, *s;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -89,8 +199,14 @@ int runner_check_blocks(void *const *p, size_t n, size_t bytes, const char *what
 		if ((uintptr_t)p[i] & (bytes - 1))
 			return runner_fail("%s: block %p is not aligned to %zu B", what, p[i],
 					   bytes);
+		lo = (uintptr_t)p[i] < lo ? (uintptr_t)p[i] : lo;
+		hi = (uintptr_t)p[i] > hi ? (uintptr_t)p[i] : hi;
 	}
-	s = malloc((n ? n : 1) * sizeof(*s));
+	if (n < 2)
+		return 0;
+	if ((hi - lo) / bytes < 64 * (uintptr_t)n)
+		return check_dense(p, n, bytes, lo, (hi - lo) / bytes + 1, what);
+	s = malloc(n * sizeof(*s));
 	if (!s)
 		return runner_fail("out of memory for the check");
 	for (i = 0; i < n; i++)

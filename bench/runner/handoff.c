@@ -28,7 +28,6 @@ struct ring {
 };
 
 struct worker {
-	uint64_t t0, t1;
 	uint64_t count; /* rooms produced or consumed */
 	uint64_t nulls;
 	uintptr_t bits;
@@ -42,8 +41,9 @@ struct handoff {
 	int producers, consumers;
 	size_t cap; /* ring slots, a power of two */
 	struct ring *ring;
-	struct worker *w; /* producers first, then consumers */
-	pthread_barrier_t bar;
+	struct worker *w;	   /* producers first, then consumers */
+	struct runner_window *win; /* the same order */
+	struct runner_barrier bar;
 };
 
 /* Spinning politely when more threads than CPUs share the work. */
@@ -66,12 +66,14 @@ static void producer(struct handoff *h, int i)
 	unsigned spins = 0;
 	int e = 0;
 
-	pthread_barrier_wait(&h->bar);
+	runner_warmup(pool, 0, w->why, sizeof(w->why));
+	runner_barrier_wait(&h->bar);
 	if (give)
 		to = atomic_load_explicit(&h->w[h->producers + i % h->consumers].self,
 					  memory_order_relaxed);
-	w->t0 = bench_now_ns();
-	deadline = runner_deadline(w->t0);
+	runner_stagger(i);
+	runner_window_begin(&h->win[i]);
+	deadline = runner_deadline(h->win[i].t0);
 	while (done < limit) {
 		uint64_t n = limit - done < RUNNER_CHUNK ? limit - done : RUNNER_CHUNK;
 
@@ -98,7 +100,7 @@ static void producer(struct handoff *h, int i)
 			break;
 	}
 	atomic_store_explicit(&r->done, true, memory_order_release);
-	w->t1 = bench_now_ns();
+	runner_window_end(&h->win[i]);
 	w->count = tail;
 	w->err = e;
 }
@@ -113,10 +115,12 @@ static void consumer(struct handoff *h, int c)
 	unsigned spins = 0;
 	int e = 0, live;
 
+	runner_warmup(pool, 0, w->why, sizeof(w->why));
 	if (ropt.peer->self)
 		atomic_store_explicit(&w->self, ropt.peer->self(), memory_order_relaxed);
-	pthread_barrier_wait(&h->bar); /* publishes self to the producers */
-	w->t0 = bench_now_ns();
+	runner_barrier_wait(&h->bar); /* publishes self to the producers */
+	runner_stagger(h->producers + c);
+	runner_window_begin(&h->win[h->producers + c]);
 	do {
 		bool got = false;
 
@@ -139,7 +143,7 @@ static void consumer(struct handoff *h, int c)
 		if (!got)
 			backoff(&spins);
 	} while (live);
-	w->t1 = bench_now_ns();
+	runner_window_end(&h->win[h->producers + c]);
 	w->count = count;
 	w->err = e;
 }
@@ -157,8 +161,9 @@ static void handoff_worker(void *arg, int i)
 int wl_handoff(void)
 {
 	struct handoff h;
+	struct runner_span span = { 0, 0, 0, 0 };
 	int n, i, rc = -1;
-	uint64_t made = 0, freed = 0, t0 = UINT64_MAX, t1 = 0;
+	uint64_t made = 0, freed = 0;
 	size_t cap;
 
 	memset(&h, 0, sizeof(h));
@@ -172,7 +177,8 @@ int wl_handoff(void)
 	h.pool = runner_pool(ropt.pages, 0);
 	h.ring = aligned_alloc(64, (size_t)h.producers * sizeof(*h.ring));
 	h.w = calloc((size_t)n, sizeof(*h.w));
-	if (!h.pool || !h.ring || !h.w) {
+	h.win = calloc((size_t)n, sizeof(*h.win));
+	if (!h.pool || !h.ring || !h.w || !h.win) {
 		runner_fail("set-up failed");
 		goto out;
 	}
@@ -182,15 +188,18 @@ int wl_handoff(void)
 			runner_fail("out of memory");
 			goto out;
 		}
-	pthread_barrier_init(&h.bar, NULL, (unsigned)n);
+	runner_barrier_init(&h.bar, n);
 	rc = runner_threads(n, handoff_worker, &h);
-	pthread_barrier_destroy(&h.bar);
 	if (rc)
 		goto out;
 	rc = -1;
 	for (i = 0; i < n; i++) {
 		struct worker *w = &h.w[i];
 
+		if (w->why[0]) {
+			runner_fail("thread %d: %s", i, w->why);
+			goto out;
+		}
 		if (w->nulls) {
 			runner_fail("producer %d: %llu allocations returned NULL with at most %zu "
 				    "rooms in flight",
@@ -209,17 +218,15 @@ int wl_handoff(void)
 		}
 		if (i < h.producers) {
 			made += w->count;
-			if (runner_deadline(1) == 0 && w->count != ropt.ops) {
+			if (runner_deadline(1) == 0 && w->count != runner_ops_limit()) {
 				runner_fail("producer %d: %llu rooms handed over, %llu asked", i,
 					    (unsigned long long)w->count,
-					    (unsigned long long)ropt.ops);
+					    (unsigned long long)runner_ops_limit());
 				goto out;
 			}
 		} else {
 			freed += w->count;
 		}
-		t0 = w->t0 < t0 ? w->t0 : t0;
-		t1 = w->t1 > t1 ? w->t1 : t1;
 	}
 	if (made != freed || !made) {
 		runner_fail("%llu rooms produced, %llu consumed", (unsigned long long)made,
@@ -227,11 +234,15 @@ int wl_handoff(void)
 		goto out;
 	}
 	runner_sink += made;
-	runner_report("op", (double)(t1 - t0) / (double)made, "ns", made, n,
+	runner_span_add(&span, h.win, n);
+	runner_set_span(&span);
+	runner_report("op", (double)span.uni / (double)made, "ns",
+		      (double)made / (double)span.uni * 1e3, made, n,
 		      "wall time per room handed over: %d producer(s) allocate%s, %d consumer(s) "
 		      "free, SPSC rings of %zu",
 		      h.producers, ropt.peer->self ? " and give" : "", h.consumers, cap);
-	runner_report("throughput", (double)made / (double)(t1 - t0) * 1e3, "Mops", made, n,
+	runner_report("throughput", (double)made / (double)span.uni * 1e3, "Mops",
+		      (double)made / (double)span.uni * 1e3, made, n,
 		      "rooms handed over per second, in millions");
 	rc = 0;
 out:
@@ -241,5 +252,6 @@ out:
 		free(h.ring[i].slot);
 	free(h.ring);
 	free(h.w);
+	free(h.win);
 	return rc;
 }

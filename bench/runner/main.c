@@ -3,13 +3,18 @@
  *
  *   RUNNER --list
  *   RUNNER --peer NAME --workload W [--threads N] [--pages N] [--page-size BYTES]
- *          [--ops N] [--duration SECONDS] [--seed S] [--fill PCT] [--pin]
+ *          [--batch N] [--ops N] [--repeat K] [--duration SECONDS] [--seed S]
+ *          [--fill PCT] [--no-pin] [--no-warmup] [--min-window MS] [--stagger MS]
  *
  * Prints result lines on stdout, each exactly
- *   result peer=NAME workload=W metric=M value=V unit=U ops=N threads=T status=S note=TEXT
- * with status ok, na (the peer cannot do it) or error (a check failed).
- * No repetition and no warm-up: `labyrinth bench` runs this many times.
- * Exit status: 0 ok or na, 1 error, 2 bad usage.
+ *   result peer=NAME workload=W metric=M value=V unit=U mops=X ops=N threads=T
+ *          pages=P window=MS overlap=PCT cpu=PCT status=S note=TEXT
+ * (one line) with status ok, invalid (the threads' timed windows overlap
+ * less than 90 %, the threads were on a CPU less than 90 % of them, or the
+ * run was shorter than --min-window), na (the peer cannot do it) or error
+ * (a check failed). One run: `labyrinth bench`
+ * repeats, warms up and takes medians.
+ * Exit status: 0 ok, invalid or na, 1 error, 2 bad usage.
  */
 #define _GNU_SOURCE
 #include "runner.h"
@@ -25,12 +30,19 @@ struct runner_opts ropt = {
 	.threads = 1,
 	.page_size = 4096,
 	.ops = RUNNER_DEFAULT_OPS,
+	.repeat = 1,
+	.min_window_ms = RUNNER_MIN_WINDOW_MS,
 	.seed = 1,
 	.fill = 50,
+	.pin = true,
+	.warmup = true,
 };
 volatile uint64_t runner_sink;
 
 static char fail_note[512];
+/* The timed phases of the run, once the workload has set them. */
+static struct runner_span run_span;
+static bool run_span_set;
 
 struct workload {
 	const char *name;
@@ -62,29 +74,65 @@ static const struct {
 	{ PEER_BOUNDED, "bounded", "unbounded pool" },
 	{ PEER_THREADS, "threads", "not thread-safe" },
 	{ PEER_GIVE, "give", "no give" },
-	{ PEER_OPTIN, "optin", "" }, /* no workload needs it */
+	{ PEER_OPTIN, "optin", "" },   /* no workload needs it */
+	{ PEER_NOFAIL, "nofail", "" }, /* a peer that panics where others return NULL */
 };
 #define NCAPS (int)(sizeof(caps) / sizeof(caps[0]))
 
-static void print_line(const char *metric, double value, const char *unit, uint64_t ops,
-		       int threads, const char *status, const char *note)
+/* What a run's timed phases say of it. */
+struct judged {
+	double window_ms, overlap, cpu;
+};
+
+static void print_line(const char *metric, double value, const char *unit, double mops,
+		       uint64_t ops, int threads, const struct judged *j, const char *status,
+		       const char *note)
 {
-	printf("result peer=%s workload=%s metric=%s value=%.6g unit=%s ops=%llu threads=%d "
-	       "status=%s note=%s\n",
-	       ropt.peer->name, ropt.workload, metric, value, unit, (unsigned long long)ops,
-	       threads, status, note);
+	printf("result peer=%s workload=%s metric=%s value=%.6g unit=%s mops=%.6g ops=%llu "
+	       "threads=%d pages=%zu window=%.4g overlap=%.4g cpu=%.4g status=%s note=%s\n",
+	       ropt.peer->name, ropt.workload, metric, value, unit, mops, (unsigned long long)ops,
+	       threads, ropt.pages, j->window_ms, j->overlap, j->cpu, status, note);
 }
 
-void runner_report(const char *metric, double value, const char *unit, uint64_t ops, int threads,
-		   const char *fmt, ...)
+void runner_set_span(const struct runner_span *s)
 {
-	char note[512];
+	run_span = *s;
+	run_span_set = true;
+}
+
+void runner_report(const char *metric, double value, const char *unit, double mops, uint64_t ops,
+		   int threads, const char *fmt, ...)
+{
+	struct judged j = { run_span_set ? (double)run_span.uni * 1e-6 : 0, 100, 100 };
+	char note[512], why[160] = "";
 	va_list ap;
 
+	if (run_span_set && run_span.uni)
+		j.overlap = 100.0 * (double)run_span.inter / (double)run_span.uni;
+	if (run_span_set && run_span.wall)
+		j.cpu = 100.0 * (double)run_span.busy / (double)run_span.wall;
+	if (j.overlap < RUNNER_MIN_OVERLAP)
+		snprintf(why, sizeof(why),
+			 "overlap %.1f%% < %.0f%%: the threads did not run at the same time; ",
+			 j.overlap, RUNNER_MIN_OVERLAP);
+	else if (j.cpu < RUNNER_MIN_CPU)
+		snprintf(why, sizeof(why),
+			 "on a CPU %.1f%% of the time < %.0f%%: another process took it; ", j.cpu,
+			 RUNNER_MIN_CPU);
+	else if (run_span_set && j.window_ms < ropt.min_window_ms)
+		snprintf(why, sizeof(why), "timed for %.3g ms < %g ms: too short to trust; ",
+			 j.window_ms, ropt.min_window_ms);
 	va_start(ap, fmt);
 	vsnprintf(note, sizeof(note), fmt, ap);
 	va_end(ap);
-	print_line(metric, value, unit, ops, threads, "ok", note);
+	if (why[0]) {
+		char both[700];
+
+		snprintf(both, sizeof(both), "%s%s", why, note);
+		print_line(metric, value, unit, mops, ops, threads, &j, "invalid", both);
+		return;
+	}
+	print_line(metric, value, unit, mops, ops, threads, &j, "ok", note);
 }
 
 int runner_fail(const char *fmt, ...)
@@ -102,7 +150,16 @@ int runner_fail(const char *fmt, ...)
 
 uint64_t runner_ops_limit(void)
 {
-	return ropt.duration > 0 && !ropt.ops_set ? UINT64_MAX : ropt.ops;
+	if (ropt.duration > 0 && !ropt.ops_set)
+		return UINT64_MAX;
+	return ropt.ops > UINT64_MAX / ropt.repeat ? UINT64_MAX : ropt.ops * ropt.repeat;
+}
+
+const char *runner_bounded_by(void)
+{
+	if (ropt.duration > 0)
+		return "by --duration";
+	return ropt.ops_set ? "by --ops" : "by --ops, capped at 1 s";
 }
 
 uint64_t runner_deadline(uint64_t start_ns)
@@ -121,17 +178,26 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s --list\n"
 		"       %s --peer NAME --workload W [--threads N] [--pages N] [--page-size BYTES]\n"
-		"              [--ops N] [--duration SECONDS] [--seed S] [--fill PCT] [--pin]\n"
-		"  One measurement, printed as 'result peer=... status=ok|na|error note=...'.\n"
+		"              [--batch N] [--ops N] [--repeat K] [--duration SECONDS] [--seed S]\n"
+		"              [--fill PCT] [--no-pin] [--no-warmup] [--min-window MS] [--stagger MS]\n"
+		"  One measurement, printed as 'result peer=... status=ok|invalid|na|error note=...'.\n"
 		"  --threads N      worker threads (handoff: split into producers and consumers)\n"
 		"  --pages N        rooms in the pool (default 65536; nearfull 2^24)\n"
 		"  --page-size B    bytes per room, a power of two >= 4096 (default 4096)\n"
+		"  --batch N        bulk: blocks each thread allocates before freeing them\n"
+		"                   (default: the pool split between the threads)\n"
 		"  --ops N          operations per thread (default 2000000, time-capped at 1 s)\n"
+		"  --repeat K       do the timed work K times over (bulk: K passes)\n"
 		"  --duration S     bound the loops by time instead (the clock is read every\n"
 		"                   1024 operations)\n"
 		"  --seed S         seed of every random choice (default 1)\n"
 		"  --fill PCT       churn and signal: pool fill in percent, 1-99 (default 50)\n"
-		"  --pin            pin worker thread i to CPU i\n"
+		"  --no-pin         do not pin; by default thread i runs on the i-th CPU the\n"
+		"                   process may use, round robin\n"
+		"  --pin            the default\n"
+		"  --no-warmup      no untimed warm-up call per thread before the start barrier\n"
+		"  --min-window MS  a run timed for less is invalid (default 10; 0: no minimum)\n"
+		"  --stagger MS     thread 1 starts this late (checks the overlap measurement)\n"
 		"workloads:",
 		program_invocation_short_name, program_invocation_short_name);
 	for (i = 0; i < NWORKLOADS; i++)
@@ -149,26 +215,46 @@ static int bad(const char *fmt, const char *arg)
 	return 2;
 }
 
-/* A whole number in [min, max]: decimal, 0x hex, or like 2e6. */
+/* A whole number in [min, max]: decimal, 0x hex, like 2e6, or with a k, M or
+ * G suffix (powers of 1024). */
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	char *end;
+	char buf[64], *end;
 	unsigned long long v;
+	uint64_t mul = 1;
+	size_t len = strlen(s);
 	double d;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (*s == '-' || *s == 0)
+	if (*s == '-' || *s == 0 || len >= sizeof(buf))
 		return -1;
+	snprintf(buf, sizeof(buf), "%s", s);
+	switch (buf[len - 1]) {
+	case 'k':
+	case 'K':
+		mul = (uint64_t)1 << 10;
+		break;
+	case 'M':
+		mul = (uint64_t)1 << 20;
+		break;
+	case 'G':
+		mul = (uint64_t)1 << 30;
+		break;
+	}
+	if (mul > 1)
+		buf[--len] = 0;
+	if (!len)
+		return -1;
+	errno = 0;
+	v = strtoull(buf, &end, 0);
 	if (*end || errno) {
-		d = strtod(s, &end);
+		d = strtod(buf, &end);
 		if (*end || !(d >= 0 && d < 1.8e19) || d != floor(d))
 			return -1;
 		v = (unsigned long long)d;
 	}
-	if (v < min || v > max)
+	if (v > max / mul || v * mul < min || v * mul > max)
 		return -1;
-	*out = v;
+	*out = v * mul;
 	return 0;
 }
 
@@ -216,8 +302,12 @@ static int parse(int argc, char **argv, const struct workload **wl)
 			list_peers();
 			return 1;
 		}
-		if (!strcmp(a, "--pin")) {
-			ropt.pin = true;
+		if (!strcmp(a, "--pin") || !strcmp(a, "--no-pin")) {
+			ropt.pin = !strcmp(a, "--pin");
+			continue;
+		}
+		if (!strcmp(a, "--no-warmup")) {
+			ropt.warmup = false;
 			continue;
 		}
 		if (strncmp(a, "--", 2) || strlen(a) >= sizeof(name))
@@ -251,6 +341,23 @@ static int parse(int argc, char **argv, const struct workload **wl)
 					"--page-size wants a power of two in 4096..2^30, not '%s'",
 					val);
 			ropt.page_size = (size_t)v;
+		} else if (!strcmp(name, "--batch")) {
+			if (parse_u64(val, 1, (uint64_t)1 << 32, &v))
+				return bad("--batch wants 1..2^32, not '%s'", val);
+			ropt.batch = (size_t)v;
+		} else if (!strcmp(name, "--repeat")) {
+			if (parse_u64(val, 1, 1000000, &v))
+				return bad("--repeat wants 1..1000000, not '%s'", val);
+			ropt.repeat = v;
+		} else if (!strcmp(name, "--min-window") || !strcmp(name, "--stagger")) {
+			char *end;
+			double d = strtod(val, &end);
+
+			if (*end || !(d >= 0 && d <= 60000))
+				return bad(
+					"--min-window and --stagger want ms in [0, 60000], not '%s'",
+					val);
+			*(!strcmp(name, "--stagger") ? &ropt.stagger_ms : &ropt.min_window_ms) = d;
 		} else if (!strcmp(name, "--ops")) {
 			if (parse_u64(val, 1, (uint64_t)1 << 48, &v))
 				return bad("--ops wants 1..2^48, not '%s'", val);
@@ -299,6 +406,14 @@ static int parse(int argc, char **argv, const struct workload **wl)
 			program_invocation_short_name, work, (*wl)->min_pages);
 		return 2;
 	}
+	if (ropt.batch && !strncmp(work, "bulk", 4) &&
+	    ropt.batch * (size_t)ropt.threads > ropt.pages >> (work[4] == '9' ? 9 : 0)) {
+		fprintf(stderr,
+			"%s: --batch %zu x --threads %d exceeds the %zu blocks of the pool\n",
+			program_invocation_short_name, ropt.batch, ropt.threads,
+			ropt.pages >> (work[4] == '9' ? 9 : 0));
+		return 2;
+	}
 	if (!strcmp(work, "churn")) {
 		snprintf(reported, sizeof(reported), "churn%d", ropt.fill);
 		ropt.workload = reported;
@@ -331,6 +446,7 @@ static int run(const struct workload *wl)
 
 int main(int argc, char **argv)
 {
+	static const struct judged none = { 0, 0, 0 };
 	const struct workload *wl = NULL;
 	unsigned needs;
 	int rc, i;
@@ -339,20 +455,30 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	bench_cpus(NULL); /* the affinity mask, before any thread is pinned */
 	needs = wl->needs | (ropt.threads > 1 ? PEER_THREADS : 0);
-	for (i = 0; i < NCAPS; i++)
-		if ((needs & caps[i].cap) && !(ropt.peer->caps & caps[i].cap)) {
-			for (int m = 0; m < wl->nmetrics; m++)
-				print_line(wl->metric[m], 0, wl->unit[m], 0, ropt.threads, "na",
-					   caps[i].missing);
-			return 0;
-		}
+	for (i = 0; i < NCAPS; i++) {
+		const char *missing = NULL;
+
+		if ((needs & caps[i].cap) && !(ropt.peer->caps & caps[i].cap))
+			missing = caps[i].missing;
+		/* a peer that panics when empty cannot be asked to run out */
+		if ((needs & caps[i].cap & PEER_BOUNDED) && (ropt.peer->caps & PEER_NOFAIL))
+			missing = "panics when full";
+		if (!missing)
+			continue;
+		for (int m = 0; m < wl->nmetrics; m++)
+			print_line(wl->metric[m], 0, wl->unit[m], 0, 0, ropt.threads, &none, "na",
+				   missing);
+		return 0;
+	}
 	if (run(wl) == 0)
 		return 0;
 	if (!fail_note[0])
 		snprintf(fail_note, sizeof(fail_note), "failed");
 	for (i = 0; i < wl->nmetrics; i++)
-		print_line(wl->metric[i], 0, wl->unit[i], 0, ropt.threads, "error", fail_note);
+		print_line(wl->metric[i], 0, wl->unit[i], 0, 0, ropt.threads, &none, "error",
+			   fail_note);
 	fprintf(stderr, "%s: %s on %s: %s\n", program_invocation_short_name, ropt.peer->name,
 		ropt.workload, fail_note);
 	return 1;

@@ -3,8 +3,8 @@
  * 100 us) whose handler allocates SIG_ROOMS rooms and frees them, timed
  * inside the handler, while the main thread churns the same pool (free a
  * random held room + allocate one) at --fill percent. The main thread runs
- * until the handler has run SIG_CALLS times (from --ops), or the deadline.
- * Only peers with PEER_SIGNAL run it. One thread.
+ * until the handler has run a number of times set by --ops (times
+ * --repeat), or the deadline. Only peers with PEER_SIGNAL run it. One thread.
  */
 #define _GNU_SOURCE
 #include "runner.h"
@@ -76,13 +76,18 @@ int wl_signal(void)
 	size_t n = ropt.pages, keep = n * (size_t)ropt.fill / 100, j;
 	struct peer_pool *pool = runner_pool(n, 0);
 	void **held = runner_ptrs(n);
-	uint64_t want = runner_ops_limit() / 2000, steps = 0, nulls = 0, t0, deadline, calls;
+	uint64_t want = ropt.ops / 2000, steps = 0, nulls = 0, t0, deadline, calls;
 	uint64_t rng = bench_rng_seed(ropt.seed, 40);
+	double ns;
 	uintptr_t bits = 0;
 	struct sigaction sa, old;
+	struct runner_span span = { 0, 0, 0, 0 };
+	struct runner_window win;
 	int rc = -1, e = 0;
 
-	want = want < 20 ? 20 : want > 1000 ? 1000 : want;
+	want = (want < 20 ? 20 : want > 1000 ? 1000 : want) * ropt.repeat;
+	if (ropt.duration > 0 && !ropt.ops_set)
+		want = UINT64_MAX; /* the deadline alone */
 	if (!pool || !held || !keep) {
 		runner_fail(keep ? "set-up failed" : "--fill of --pages holds no room");
 		goto out;
@@ -109,7 +114,8 @@ int wl_signal(void)
 			runner_fail("sigaction/setitimer: %s", strerror(errno));
 		goto out;
 	}
-	t0 = bench_now_ns();
+	runner_window_begin(&win);
+	t0 = win.t0;
 	deadline = runner_deadline(t0);
 	if (!deadline)
 		deadline = t0 + (uint64_t)(SIG_HARD_CAP_S * 1e9);
@@ -128,6 +134,7 @@ int wl_signal(void)
 		if (bench_now_ns() >= deadline)
 			break;
 	}
+	runner_window_end(&win);
 	timer_set(0);
 	sigaction(SIGALRM, &old, NULL);
 	atomic_store(&sig_pool, NULL);
@@ -154,8 +161,10 @@ int wl_signal(void)
 	if ((rc = runner_check_blocks(held, keep, pool->page_size, "held rooms")))
 		goto out;
 	runner_sink += (uintptr_t)held[0];
-	runner_report("op", (double)atomic_load(&sig_ns) / (double)(calls * SIG_ROOMS), "ns",
-		      calls * SIG_ROOMS, 1,
+	runner_span_add(&span, &win, 1);
+	runner_set_span(&span);
+	ns = (double)atomic_load(&sig_ns) / (double)(calls * SIG_ROOMS);
+	runner_report("op", ns, "ns", 1e3 / ns, calls * SIG_ROOMS, 1,
 		      "ns per alloc+free inside a SIGALRM handler: %llu handler calls of %d "
 		      "allocs then %d frees, every %d us, during %llu main-thread churn steps "
 		      "at %d%% fill",

@@ -16,28 +16,14 @@ typedef int (*free_fn)(struct peer_pool *pool, void *page, unsigned order);
 #define HUGE_ORDER 9u
 #define HUGE_ROOMS ((size_t)1 << HUGE_ORDER)
 
-/* What each worker thread measured and found. */
+/* What each worker thread found. */
 struct tstat {
-	uint64_t t0, t1, t2, t3; /* phase 1 [t0, t1), phase 2 [t2, t3) */
-	uint64_t done;		 /* operations done in the timed loop */
-	uint64_t nulls;		 /* allocations that returned NULL */
-	uintptr_t bits;		 /* OR of every address: alignment check */
-	int err;		 /* OR of the free results */
-	char why[160];		 /* a failure outside the timed loop */
+	uint64_t done;	/* operations done in the timed loop */
+	uint64_t nulls; /* allocations that returned NULL */
+	uintptr_t bits; /* OR of every address: alignment check */
+	int err;	/* OR of the free results */
+	char why[160];	/* a failure outside the timed loop */
 };
-
-static uint64_t span(const struct tstat *s, int n, bool second)
-{
-	uint64_t lo = UINT64_MAX, hi = 0;
-
-	for (int i = 0; i < n; i++) {
-		uint64_t a = second ? s[i].t2 : s[i].t0, b = second ? s[i].t3 : s[i].t1;
-
-		lo = a < lo ? a : lo;
-		hi = b > hi ? b : hi;
-	}
-	return hi > lo ? hi - lo : 1;
-}
 
 /* The first failure the threads recorded, as runner_fail; 0 if none. */
 static int thread_failures(const struct tstat *s, int n, size_t align)
@@ -58,28 +44,40 @@ static int thread_failures(const struct tstat *s, int n, size_t align)
 	return 0;
 }
 
+/* Millions of operations per second over a union of windows in ns. */
+static double mops_of(uint64_t ops, uint64_t ns)
+{
+	return ns ? (double)ops / (double)ns * 1e3 : 0;
+}
+
 /* ---- bulk0, bulk9 ------------------------------------------------------------------ */
 
 struct bulk {
 	struct peer_pool *pool;
 	unsigned order;
 	void **p;
-	size_t n; /* blocks */
+	size_t n;     /* blocks of all threads in one pass */
+	size_t batch; /* blocks per thread with --batch; 0: the pool split */
+	uint64_t passes;
 	int threads;
-	pthread_barrier_t bar;
+	struct runner_barrier bar;
 	int checked; /* thread 0's verdict between the phases */
 	struct tstat *st;
+	struct runner_window *wa, *wf; /* this pass's alloc and free windows */
+	struct runner_span sa, sf;     /* every pass's */
 };
 
-/* All blocks held: distinct, aligned, and a bounded pool has none left. */
+/* All blocks of a pass held: distinct, aligned, and a pool they fill has
+ * none left. */
 static int bulk_check(struct bulk *b)
 {
 	size_t bytes = b->pool->page_size << b->order;
+	unsigned caps = ropt.peer->caps;
 	void *extra;
 
 	if (runner_check_blocks(b->p, b->n, bytes, "bulk"))
 		return -1;
-	if (!(ropt.peer->caps & PEER_BOUNDED))
+	if (!(caps & PEER_BOUNDED) || (caps & PEER_NOFAIL) || b->n != b->pool->pages >> b->order)
 		return 0;
 	extra = b->pool->alloc(b->pool, b->order);
 	if (extra) {
@@ -98,74 +96,97 @@ static void bulk_worker(void *arg, int i)
 	alloc_fn alloc = pool->alloc;
 	free_fn release = pool->free;
 	unsigned order = b->order;
-	size_t lo = b->n * (size_t)i / (size_t)b->threads;
-	size_t hi = b->n * (size_t)(i + 1) / (size_t)b->threads, j;
+	size_t lo = b->batch ? b->batch * (size_t)i : b->n * (size_t)i / (size_t)b->threads;
+	size_t hi = b->batch ? lo + b->batch : b->n * (size_t)(i + 1) / (size_t)b->threads, j;
 	void **p = b->p;
 	int e = 0;
 
-	pthread_barrier_wait(&b->bar);
-	s->t0 = bench_now_ns();
-	for (j = lo; j < hi; j++)
-		p[j] = alloc(pool, order);
-	s->t1 = bench_now_ns();
-	pthread_barrier_wait(&b->bar);
-	if (i == 0)
-		b->checked = bulk_check(b);
-	pthread_barrier_wait(&b->bar);
-	if (b->checked)
-		return;
-	s->t2 = bench_now_ns();
-	for (j = lo; j < hi; j++)
-		e |= release(pool, p[j], order);
-	s->t3 = bench_now_ns();
+	runner_warmup(pool, order, s->why, sizeof(s->why));
+	for (uint64_t pass = 0; pass < b->passes; pass++) {
+		runner_barrier_wait(&b->bar);
+		runner_stagger(i);
+		runner_window_begin(&b->wa[i]);
+		for (j = lo; j < hi; j++)
+			p[j] = alloc(pool, order);
+		runner_window_end(&b->wa[i]);
+		runner_barrier_wait(&b->bar);
+		if (i == 0) {
+			runner_span_add(&b->sa, b->wa, b->threads);
+			b->checked = bulk_check(b);
+		}
+		runner_barrier_wait(&b->bar);
+		if (b->checked)
+			return;
+		runner_stagger(i);
+		runner_window_begin(&b->wf[i]);
+		for (j = lo; j < hi; j++)
+			e |= release(pool, p[j], order);
+		runner_window_end(&b->wf[i]);
+		runner_barrier_wait(&b->bar);
+		if (i == 0)
+			runner_span_add(&b->sf, b->wf, b->threads);
+		s->done += hi - lo;
+	}
 	s->err = e;
-	s->done = hi - lo;
 }
 
 int wl_bulk(unsigned order)
 {
 	struct bulk b;
-	uint64_t done = 0;
+	struct runner_span all;
+	uint64_t done = 0, total;
 	double ta, tf;
 	int rc = -1, t;
 
 	memset(&b, 0, sizeof(b));
 	b.order = order;
 	b.threads = ropt.threads;
-	b.n = ropt.pages >> order;
+	b.batch = ropt.batch;
+	b.n = b.batch ? b.batch * (size_t)b.threads : ropt.pages >> order;
+	b.passes = ropt.repeat;
 	b.pool = runner_pool(ropt.pages, 0);
 	b.p = runner_ptrs(b.n);
 	b.st = calloc((size_t)b.threads, sizeof(*b.st));
-	if (!b.pool || !b.p || !b.st) {
+	b.wa = calloc((size_t)b.threads, sizeof(*b.wa));
+	b.wf = calloc((size_t)b.threads, sizeof(*b.wf));
+	if (!b.pool || !b.p || !b.st || !b.wa || !b.wf) {
 		runner_fail("set-up failed");
 		goto out;
 	}
-	pthread_barrier_init(&b.bar, NULL, (unsigned)b.threads);
+	runner_barrier_init(&b.bar, b.threads);
 	rc = runner_threads(b.threads, bulk_worker, &b);
-	pthread_barrier_destroy(&b.bar);
 	if (rc || b.checked || (rc = thread_failures(b.st, b.threads, 1)))
 		goto out;
 	for (t = 0; t < b.threads; t++)
 		done += b.st[t].done;
-	if (done != b.n) {
-		rc = runner_fail("%llu operations counted, %zu asked", (unsigned long long)done,
-				 b.n);
+	total = (uint64_t)b.n * b.passes;
+	if (done != total) {
+		rc = runner_fail("%llu operations counted, %llu asked", (unsigned long long)done,
+				 (unsigned long long)total);
 		goto out;
 	}
 	runner_sink += (uintptr_t)b.p[b.n - 1];
-	/* ns per operation per thread: the phase's wall time * threads / blocks. */
-	ta = (double)span(b.st, b.threads, false) * b.threads / (double)b.n;
-	tf = (double)span(b.st, b.threads, true) * b.threads / (double)b.n;
-	runner_report("alloc", ta, "ns", b.n, b.threads,
-		      "%zu blocks of %zu B (order %u) allocated one by one, %d thread(s)", b.n,
-		      ropt.page_size << order, order, b.threads);
-	runner_report("free", tf, "ns", b.n, b.threads, "the same %zu blocks freed", b.n);
+	all = (struct runner_span){ b.sa.inter + b.sf.inter, b.sa.uni + b.sf.uni,
+				    b.sa.busy + b.sf.busy, b.sa.wall + b.sf.wall };
+	runner_set_span(&all);
+	/* ns per operation per thread: the phases' wall time * threads / blocks. */
+	ta = (double)b.sa.uni * b.threads / (double)total;
+	tf = (double)b.sf.uni * b.threads / (double)total;
+	runner_report("alloc", ta, "ns", mops_of(total, b.sa.uni), total, b.threads,
+		      "%zu blocks of %zu B (order %u) allocated one by one, %zu per thread, "
+		      "%d thread(s), %llu pass(es); ns per block per thread",
+		      b.n, ropt.page_size << order, order, b.n / (size_t)b.threads, b.threads,
+		      (unsigned long long)b.passes);
+	runner_report("free", tf, "ns", mops_of(total, b.sf.uni), total, b.threads,
+		      "the same blocks freed, each pass");
 	rc = 0;
 out:
 	if (b.pool)
 		ropt.peer->destroy(b.pool);
 	free(b.p);
 	free(b.st);
+	free(b.wa);
+	free(b.wf);
 	return rc;
 }
 
@@ -173,8 +194,9 @@ out:
 
 struct loop_ctx {
 	struct peer_pool *pool;
-	pthread_barrier_t bar;
+	struct runner_barrier bar;
 	struct tstat *st;
+	struct runner_window *win;
 	void ***held; /* churn: each thread's held rooms */
 	size_t *nheld;
 };
@@ -190,9 +212,11 @@ static void pairs_worker(void *arg, int i)
 	uintptr_t bits = 0;
 	int e = 0;
 
-	pthread_barrier_wait(&c->bar);
-	s->t0 = bench_now_ns();
-	deadline = runner_deadline(s->t0);
+	runner_warmup(pool, 0, s->why, sizeof(s->why));
+	runner_barrier_wait(&c->bar);
+	runner_stagger(i);
+	runner_window_begin(&c->win[i]);
+	deadline = runner_deadline(c->win[i].t0);
 	while (done < limit) {
 		uint64_t n = limit - done < RUNNER_CHUNK ? limit - done : RUNNER_CHUNK;
 
@@ -208,7 +232,7 @@ static void pairs_worker(void *arg, int i)
 		if (deadline && bench_now_ns() >= deadline)
 			break;
 	}
-	s->t1 = bench_now_ns();
+	runner_window_end(&c->win[i]);
 	s->done = done;
 	s->nulls = nulls;
 	s->bits = bits;
@@ -223,60 +247,70 @@ static int check_counts(const struct tstat *s, int n, uint64_t *total)
 
 	*total = 0;
 	for (int i = 0; i < n; i++) {
-		if (exact && s[i].done != ropt.ops)
+		if (exact && s[i].done != runner_ops_limit())
 			return runner_fail("thread %d: %llu operations counted, %llu asked", i,
 					   (unsigned long long)s[i].done,
-					   (unsigned long long)ropt.ops);
+					   (unsigned long long)runner_ops_limit());
 		*total += s[i].done;
 	}
 	return 0;
 }
 
 /* Mean over the threads of each thread's ns per operation. */
-static double mean_ns(const struct tstat *s, int n)
+static double mean_ns(const struct tstat *s, const struct runner_window *w, int n)
 {
 	double sum = 0;
 
 	for (int i = 0; i < n; i++)
-		sum += s[i].done ? (double)(s[i].t1 - s[i].t0) / (double)s[i].done : 0;
+		sum += s[i].done ? (double)(w[i].t1 - w[i].t0) / (double)s[i].done : 0;
 	return sum / n;
 }
 
-static const char *how_bounded(void)
+/* The loop workloads' contexts: pool, barrier, stats, windows. */
+static int loop_setup(struct loop_ctx *c, int n)
 {
-	if (ropt.duration > 0)
-		return "by --duration";
-	return ropt.ops_set ? "by --ops" : "by --ops, capped at 1 s";
+	memset(c, 0, sizeof(*c));
+	c->pool = runner_pool(ropt.pages, 0);
+	c->st = calloc((size_t)n, sizeof(*c->st));
+	c->win = calloc((size_t)n, sizeof(*c->win));
+	if (!c->pool || !c->st || !c->win)
+		return runner_fail("set-up failed");
+	runner_barrier_init(&c->bar, n);
+	return 0;
+}
+
+static void loop_teardown(struct loop_ctx *c)
+{
+	if (c->pool)
+		ropt.peer->destroy(c->pool);
+	free(c->st);
+	free(c->win);
 }
 
 int wl_pairs(void)
 {
 	struct loop_ctx c;
-	int n = ropt.threads, rc = -1;
+	struct runner_span span = { 0, 0, 0, 0 };
+	int n = ropt.threads, rc;
 	uint64_t total;
+	double mops;
 
-	memset(&c, 0, sizeof(c));
-	c.pool = runner_pool(ropt.pages, 0);
-	c.st = calloc((size_t)n, sizeof(*c.st));
-	if (!c.pool || !c.st) {
-		runner_fail("set-up failed");
+	if ((rc = loop_setup(&c, n)))
 		goto out;
-	}
-	pthread_barrier_init(&c.bar, NULL, (unsigned)n);
 	rc = runner_threads(n, pairs_worker, &c);
-	pthread_barrier_destroy(&c.bar);
 	if (rc || (rc = thread_failures(c.st, n, c.pool->page_size)) ||
 	    (rc = check_counts(c.st, n, &total)))
 		goto out;
-	runner_report("pair", mean_ns(c.st, n), "ns", total, n,
+	runner_span_add(&span, c.win, n);
+	runner_set_span(&span);
+	mops = mops_of(total, span.uni);
+	runner_report("pair", mean_ns(c.st, c.win, n), "ns", mops, total, n,
 		      "alloc+free of one room, ns per pair per thread, %d thread(s), bounded %s", n,
-		      how_bounded());
-	runner_report("throughput", (double)total / (double)span(c.st, n, false) * 1e3, "Mops",
-		      total, n, "pairs per second of all %d thread(s), in millions", n);
+		      runner_bounded_by());
+	runner_report("throughput", mops, "Mops", mops, total, n,
+		      "pairs per second of all %d thread(s), in millions", n);
 out:
-	if (c.pool)
-		ropt.peer->destroy(c.pool);
-	free(c.st);
+	loop_teardown(&c);
 	return rc;
 }
 
@@ -317,9 +351,10 @@ static void churn_worker(void *arg, int i)
 	}
 	c->held[i] = held;
 	c->nheld[i] = keep;
-	pthread_barrier_wait(&c->bar);
-	s->t0 = bench_now_ns();
-	deadline = runner_deadline(s->t0);
+	runner_barrier_wait(&c->bar);
+	runner_stagger(i);
+	runner_window_begin(&c->win[i]);
+	deadline = runner_deadline(c->win[i].t0);
 	while (!s->why[0] && keep && done < limit) {
 		uint64_t m = limit - done < RUNNER_CHUNK ? limit - done : RUNNER_CHUNK;
 
@@ -337,7 +372,7 @@ static void churn_worker(void *arg, int i)
 		if (deadline && bench_now_ns() >= deadline)
 			break;
 	}
-	s->t1 = bench_now_ns();
+	runner_window_end(&c->win[i]);
 	s->done = done;
 	s->nulls = nulls;
 	s->bits = bits;
@@ -347,23 +382,21 @@ static void churn_worker(void *arg, int i)
 int wl_churn(void)
 {
 	struct loop_ctx c;
-	int n = ropt.threads, rc = -1;
+	struct runner_span span = { 0, 0, 0, 0 };
+	int n = ropt.threads, rc;
 	uint64_t total;
 	size_t all = 0, k;
 	void **cat = NULL;
 
-	memset(&c, 0, sizeof(c));
-	c.pool = runner_pool(ropt.pages, 0);
-	c.st = calloc((size_t)n, sizeof(*c.st));
+	if ((rc = loop_setup(&c, n)))
+		goto out;
 	c.held = calloc((size_t)n, sizeof(*c.held));
 	c.nheld = calloc((size_t)n, sizeof(*c.nheld));
-	if (!c.pool || !c.st || !c.held || !c.nheld) {
-		runner_fail("set-up failed");
+	if (!c.held || !c.nheld) {
+		rc = runner_fail("set-up failed");
 		goto out;
 	}
-	pthread_barrier_init(&c.bar, NULL, (unsigned)n);
 	rc = runner_threads(n, churn_worker, &c);
-	pthread_barrier_destroy(&c.bar);
 	if (rc || (rc = thread_failures(c.st, n, c.pool->page_size)))
 		goto out;
 	for (int i = 0; i < n; i++)
@@ -385,19 +418,19 @@ int wl_churn(void)
 	    (rc = check_counts(c.st, n, &total)))
 		goto out;
 	runner_sink += (uintptr_t)cat[all - 1];
-	runner_report("step", mean_ns(c.st, n), "ns", total, n,
+	runner_span_add(&span, c.win, n);
+	runner_set_span(&span);
+	runner_report("step", mean_ns(c.st, c.win, n), "ns", mops_of(total, span.uni), total, n,
 		      "free a random held room + allocate one; %zu of %zu rooms held (%d%%), "
-		      "%d thread(s), bounded %s",
-		      all, ropt.pages, ropt.fill, n, how_bounded());
+		      "%d thread(s), bounded %s; ns per step per thread",
+		      all, ropt.pages, ropt.fill, n, runner_bounded_by());
 out:
-	if (c.pool)
-		ropt.peer->destroy(c.pool);
 	for (int i = 0; c.held && i < n; i++)
 		free(c.held[i]);
 	free(c.held);
 	free(c.nheld);
-	free(c.st);
 	free(cat);
+	loop_teardown(&c);
 	return rc;
 }
 
@@ -412,6 +445,7 @@ int wl_nearfull(void)
 	void **held = runner_ptrs(n);
 	double sample[NEAR_REPS];
 	uint64_t rng = bench_rng_seed(ropt.seed, 20), t0, t1, deadline, fill_ns;
+	double med;
 	uintptr_t bits = 0;
 	int rc = -1;
 
@@ -462,7 +496,8 @@ int wl_nearfull(void)
 		}
 	}
 	runner_sink += (uintptr_t)held[n / 2];
-	runner_report("alloc", runner_median(sample, got), "us", got, 1,
+	med = runner_median(sample, got);
+	runner_report("alloc", med, "us", med > 0 ? 1 / med : 0, got, 1,
 		      "median of %zu allocations of the one free room of %zu (a random one "
 		      "each time)",
 		      got, n);
@@ -574,7 +609,7 @@ int wl_fragment(void)
 	if (frag_check(held, nheld, blocks, nblocks, pool->page_size))
 		goto out;
 	runner_sink += (uintptr_t)held[0];
-	runner_report("kept", 100.0 * (double)nblocks / (double)bound, "%", ops, 1,
+	runner_report("kept", 100.0 * (double)nblocks / (double)bound, "%", 0, ops, 1,
 		      "%zu order-9 blocks allocatable of a bound of %zu (%zu free rooms / 512) "
 		      "after %d rounds of freeing and re-allocating a random 10%% at 50%% fill",
 		      nblocks, bound, n - nheld, FRAG_ROUNDS);

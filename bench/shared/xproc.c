@@ -388,7 +388,7 @@ static void usage(FILE *f)
 		"  --gfp G        excl: LAB_GFP_ATOMIC|LAB_GFP_EXCLUSIVE (default); shared:\n"
 		"                 LAB_GFP_ATOMIC\n"
 		"  --modes LIST   a comma-separated subset of threads,threads-shm,procs\n"
-		"  --pin          pin worker i to CPU i\n",
+		"  --pin          pin worker i to the i-th CPU the process may use\n",
 		MAX_WORKERS, MAX_RUNS - 1);
 }
 

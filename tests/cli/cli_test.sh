@@ -5,7 +5,8 @@
 #   map    map writes a PNG that decodes to the size it announced; --ansi; stats
 #   file   check, recover, map and stats on file mazes made by MKMAZE (clean,
 #          crashed, damaged, truncated, locked) and on a live shared maze
-#   bench  every workload and peer at tiny sizes; CSV, JSON (jq) and PNG outputs
+#   bench  every workload and peer at tiny sizes, the scale and size groups; CSV,
+#          JSON (jq) and PNG outputs; overlap reported for every measured row
 set -u
 mode=$1 lab=$2 check=$3 mk=${4:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lab-cli-test.XXXXXX")
@@ -95,6 +96,8 @@ args)
 	expect 2 bench --page-size 5000
 	expect 2 bench --ops 10 --duration 1
 	expect 2 bench --duration -1
+	expect 2 bench --sizes 64k,x
+	expect 2 bench --batch 0
 	expect 2 bench --workload nosuch
 	grep -q "unknown workload 'nosuch'" "$tmp/err" || fail "bench --workload nosuch: $(cat "$tmp/err")"
 	expect 2 map --pages 0
@@ -133,21 +136,46 @@ bench)
 	command -v gnuplot >/dev/null 2>&1 && png="--png $tmp/b.png"
 	# shellcheck disable=SC2086
 	"$lab" bench --quick --runs 1 --pages 1024 --ops 200 --fill 10,99 --pairs-threads 1,2 \
+		-w all,scale,size --sizes 4k,16k \
 		--csv "$tmp/b.csv" --json "$tmp/b.json" $png >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	cat "$tmp/out"
 	[ $rc -eq 0 ] || fail "bench exited $rc: $(cat "$tmp/err")"
 	[ -s "$tmp/err" ] && fail "bench wrote to stderr without a TTY: $(head -c 300 "$tmp/err")"
-	"$check" csv "$tmp/b.csv" 14 || fail "CSV does not parse"
-	for w in bulk0 bulk9 pairs churn10 churn99 handoff nearfull signal fragment; do
+	"$check" csv "$tmp/b.csv" 18 || fail "CSV does not parse"
+	for w in bulk0 bulk9 pairs churn10 churn99 handoff nearfull signal fragment \
+		scale/bulk0 scale/pairs scale/churn50 scale/handoff size/bulk0; do
 		grep -q "^$w,.*,labyrinth,.*,ok," "$tmp/b.csv" || fail "no ok labyrinth row for $w"
 	done
 	grep -q ',error,' "$tmp/b.csv" && fail "error rows: $(grep ',error,' "$tmp/b.csv")"
+	# columns: 1 workload, 2 threads, 9 status, 14 pages, 15 overlap
+	awk -F, 'NR > 1 && ($9 == "ok" || $9 == "invalid") &&
+		!($15 ~ /^[0-9.]+$/ && $15 <= 100 && $14 ~ /^[0-9]+$/ && $14 > 0) { bad++ }
+		END { exit bad > 0 }' "$tmp/b.csv" || fail "measured rows without overlap or pages"
+	# a run counted with less than 90% overlap would be a wrong median
+	awk -F, 'NR > 1 && $9 == "ok" && $15 < 90 { bad++ } END { exit bad > 0 }' "$tmp/b.csv" ||
+		fail "ok rows with overlap below 90%: $(awk -F, '$9 == "ok" && $15 < 90' "$tmp/b.csv")"
+	for s in 4096 16384; do
+		grep -q "^size/bulk0,1,labyrinth,alloc,.*,$s," "$tmp/b.csv" ||
+			fail "size/bulk0 has no labyrinth row at $s rooms"
+	done
+	# scale runs at 1 ... the CPUs this process may use
+	if [ "$(nproc)" -ge 2 ]; then
+		grep -q "^scale/pairs,2,labyrinth,pair," "$tmp/b.csv" ||
+			fail "scale/pairs did not run at 2 threads"
+	fi
+	grep -q '^size/bulk0,.*,glibc,' "$tmp/b.csv" && fail "size ran an unbounded peer"
 	if command -v jq >/dev/null 2>&1; then
 		jq -e 'type == "array" and length > 0 and
 			all(.[]; (.workload | type) == "string" and (.threads | type) == "number"
-			and (.status == "ok" or .status == "na" or .status == "error"))' \
+			and (.status == "ok" or .status == "invalid" or .status == "na" or .status == "error"))' \
 			"$tmp/b.json" >/dev/null || fail "JSON does not parse or lacks fields"
+		jq -e 'all(.[] | select(.status == "ok" or .status == "invalid");
+			(.overlap | type) == "number" and
+			(.overlaps | length) == (if .status == "ok" then .runs + .invalid_runs else .runs end))' \
+			"$tmp/b.json" >/dev/null || fail "JSON rows without their runs' overlaps"
+		jq -e 'all(.[] | select(.scaling != null); .scaling > 0 and (.threads > 1 or .scaling == 1))' \
+			"$tmp/b.json" >/dev/null || fail "scale: a 1-thread row scales by other than 1"
 		n_json=$(jq length "$tmp/b.json")
 		n_csv=$(($(grep -c '' "$tmp/b.csv") - 1))
 		[ "$n_json" = "$n_csv" ] || fail "JSON has $n_json rows, CSV $n_csv"
