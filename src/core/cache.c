@@ -29,10 +29,11 @@ bool lab_core_slot_release(const struct lab_view *v, int slot, uint32_t key)
 {
 	struct lab_slot *s = &v->slots[slot];
 	lab_core_drain(v, slot);
+	/* the group goes back even if the slot must be kept a while */
+	lab_group_release(v, (uint32_t)slot);
 	/* a stealer holding the lock made the drain step aside: keep the slot */
 	if (lab_load_acquire(&s->top))
 		return false;
-	lab_group_release(v, (uint32_t)slot);
 	uint32_t k = key;
 	lab_cas_strong_release(&s->key, &k, 0);
 	return true;

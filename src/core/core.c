@@ -231,11 +231,15 @@ static int free_direct(const struct lab_view *v, uint64_t idx, unsigned order, u
 	LAB_YIELD(); /* owner word free, bits still set */
 	lab_rows_free(v, idx, order);
 	/* while rooms are scarce frees come here; a group with two batches
-	 * free again means refills can be served: the caches may take frees */
-	if (LAB_UNLIKELY(lab_load_relaxed(&v->m->scarce)) &&
-	    lab_load_relaxed(&v->groups[idx >> (LAB_ROW_SHIFT + LAB_GROUP_SHIFT)].free) >=
-		    2 * LAB_CACHE_BATCH)
-		lab_store_relaxed(&v->m->scarce, 0);
+	 * free again (or half a tiny maze) means refills can be served: the
+	 * caches may take frees */
+	if (LAB_UNLIKELY(lab_load_relaxed(&v->m->scarce))) {
+		uint64_t enough =
+			v->pages / 2 < 2 * LAB_CACHE_BATCH ? v->pages / 2 + 1 : 2 * LAB_CACHE_BATCH;
+		if (lab_load_relaxed(&v->groups[idx >> (LAB_ROW_SHIFT + LAB_GROUP_SHIFT)].free) >=
+		    enough)
+			lab_store_relaxed(&v->m->scarce, 0);
+	}
 	return 0;
 }
 

@@ -151,8 +151,9 @@ long lab_reap_some(struct labyrinth *m, int mode)
 		if ((seized >> s) & 1)
 			lab_core_slot_reset(v, (int)s, lab_load_relaxed(&v->slots[s].key));
 	/* a thread killed between changing a row and marking its group left
-	 * the mark out: mark every unreserved group for what it holds */
-	if (seized || back)
+	 * the mark out: mark every unreserved group for what it holds (always
+	 * on lab_reap: a killed thread may have held no slot and no block) */
+	if (seized || back || rooms)
 		lab_core_republish(v);
 	/* entries whose rooms are back come free, with a new generation */
 	for (uint32_t e = 0; e < LAB_SHARED_THREADS && m->threads && mode != LAB_REAP_CACHES; e++) {
