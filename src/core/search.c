@@ -51,11 +51,11 @@ static bool group_try(const struct lab_view *v, uint32_t g, uint32_t from, unsig
 }
 
 /* Steps 3 and 5: groups marked in map, from group start on, skipping
- * reserved ones. A group that shows no row of the class loses its mark
+ * reserved ones; in the hint's group from the hint row on. A group that shows no row of the class loses its mark
  * (then is looked at once more, for a row that came meanwhile). *gfound:
  * the group that served the request. */
 static bool map_try(const struct lab_view *v, lab_a64 *map, unsigned cls, uint32_t start,
-		    struct lab_req *q, uint32_t *gfound)
+		    uint32_t hint, struct lab_req *q, uint32_t *gfound)
 {
 	uint32_t from = start, dist = 0; /* dist: how far past start we looked */
 	uint32_t g;
@@ -65,7 +65,7 @@ static bool map_try(const struct lab_view *v, lab_a64 *map, unsigned cls, uint32
 			return false; /* wrapped past the start */
 		if (!lab_load_relaxed(&v->groups[g].tag)) {
 			unsigned seen;
-			if (group_try(v, g, 0, cls, q, &seen)) {
+			if (group_try(v, g, hint, cls, q, &seen)) {
 				*gfound = g;
 				return true;
 			}
@@ -135,7 +135,7 @@ static bool find(const struct lab_view *v, int slot, uint32_t hint, struct lab_r
 			*gfound = start;
 			return true;
 		}
-		if (map_try(v, v->sum_partial, LAB_CLASS_PARTIAL, start, q, gfound)) {
+		if (map_try(v, v->sum_partial, LAB_CLASS_PARTIAL, start, hint, q, gfound)) {
 			*from_map = true;
 			return true;
 		}
@@ -145,7 +145,7 @@ static bool find(const struct lab_view *v, int slot, uint32_t hint, struct lab_r
 		return true;
 	}
 	uint32_t home = slot >= 0 ? lab_slot_home(v, (uint32_t)slot) : start;
-	if (map_try(v, v->sum_free, LAB_CLASS_FREE, home, q, gfound)) {
+	if (map_try(v, v->sum_free, LAB_CLASS_FREE, home, hint, q, gfound)) {
 		*from_map = true;
 		return true;
 	}
