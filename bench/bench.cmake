@@ -101,3 +101,10 @@ if(LAB_BUILD_TESTS)
     --runs 1 --churn-ms 5 --cases file,file-cold,file-rooms,shm,reap --dir ${PROJECT_BINARY_DIR})
   set_tests_properties(bench_xproc bench_recovery PROPERTIES LABELS bench TIMEOUT 120)
 endif()
+
+# Probes of the core that the runner has no workload for (docs/BENCHMARKS.md):
+# built, not installed, not tests.
+foreach(_probe near scale)
+  add_executable(lab-probe-${_probe} ${LAB_RUNNER_DIR}/probes/${_probe}.c)
+  lab_link_exe(lab-probe-${_probe})
+endforeach()
