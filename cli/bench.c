@@ -67,7 +67,7 @@ static void usage(FILE *f)
 		"scaling over the same peer at the fewest threads, and the overlap of the\n"
 		"threads' timed windows. Every run is timed for %g ms at least (the warm-up finds\n"
 		"how many times over to do the work); a run whose threads overlap less than 90%%,\n"
-		"or were on a CPU less than 90%% of the time, is invalid and is made again (2 x\n"
+		"or that waited for a CPU over 10%% of the time, is invalid and is made again (2 x\n"
 		"--runs runs at most). Every counted run of a row must do the same number of\n"
 		"operations (unless --duration).\n"
 		"\n"
@@ -75,8 +75,9 @@ static void usage(FILE *f)
 		"                       handoff nearfull signal fragment ('bulk' = bulk0,bulk9;\n"
 		"                       churnNN = churn at NN%% fill), and the groups\n"
 		"                       scale: bulk0 pairs churn50 handoff at each of --threads\n"
-		"                         (default 1 ... the CPUs this process may use), in\n"
-		"                         --pages rooms (default 4M; --quick 64k)\n"
+		"                         (default 1 ... the CPUs this process may use: each\n"
+		"                         count up to 16, then powers of two), in --pages rooms\n"
+		"                         (default 4M; --quick 64k)\n"
 		"                       size: bulk0 (one thread fills the pool) at each of --sizes\n"
 		"  -p, --peers LIST     default: every peer the runners offer (see --list) but\n"
 		"                       the opt-in ones (caps optin: labyrinth on a shared maze,\n"
@@ -416,12 +417,12 @@ static void add_plain_jobs(const struct opts *o)
 
 	for (int k = 0; k < NWORKLOADS; k++) {
 		const char *a = all_workloads[k];
-		bool all = wanted(o, "all") || wanted(o, a) ||
-			   (!strncmp(a, "bulk", 4) && wanted(o, "bulk"));
+		bool want = wanted(o, "all") || wanted(o, a) ||
+			    (!strncmp(a, "bulk", 4) && wanted(o, "bulk"));
 
 		for (int t = 0; t < ntl; t++) {
 			if (!strcmp(a, "churn")) {
-				for (int f = 0; all && f < o->nfills; f++) {
+				for (int f = 0; want && f < o->nfills; f++) {
 					snprintf(name, sizeof(name), "churn%d", o->fills[f]);
 					add_job(name, name, tl[t], o->pages, 0);
 				}
@@ -432,11 +433,11 @@ static void add_plain_jobs(const struct opts *o)
 							o->pages, 0);
 				continue;
 			}
-			if (all)
+			if (want)
 				add_job(a, a, tl[t], !strcmp(a, "nearfull") ? near : o->pages,
 					!strncmp(a, "bulk", 4) ? o->batch : 0);
 		}
-		for (int t = 0; all && !strcmp(a, "pairs") && t < o->npthreads; t++)
+		for (int t = 0; want && !strcmp(a, "pairs") && t < o->npthreads; t++)
 			add_job(a, a, o->pthreads[t], o->pages, 0);
 	}
 }
@@ -444,20 +445,27 @@ static void add_plain_jobs(const struct opts *o)
 static void add_scale_jobs(const struct opts *o, int ncpus)
 {
 	uint64_t pages = o->pages ? o->pages : o->quick ? SCALE_PAGES_QUICK : SCALE_PAGES;
-	int most = 1, n = o->nthreads ? o->nthreads : ncpus;
+	int n = 0, threads[MAX_LIST], most = 1;
 	uint64_t batch;
 	char label[32];
 
+	/* default: every count up to 16 CPUs, then powers of two and the CPUs */
+	for (int t = 0; t < o->nthreads; t++)
+		threads[n++] = o->threads[t];
+	for (int t = 1; !o->nthreads && t < ncpus; t = ncpus <= 16 ? t + 1 : 2 * t)
+		threads[n++] = t;
+	if (!o->nthreads)
+		threads[n++] = ncpus;
 	for (int t = 0; t < n; t++)
-		most = o->nthreads && o->threads[t] > most ? o->threads[t] : most;
-	most = o->nthreads ? most : ncpus;
+		most = threads[t] > most ? threads[t] : most;
+	/* bulk: the pool half full at the most threads */
 	batch = o->batch ? o->batch : pages / (2 * (uint64_t)most);
 	batch = batch ? batch : 1;
 	for (int k = 0; k < NSCALE; k++) {
 		snprintf(label, sizeof(label), "scale/%s", scale_workloads[k]);
 		for (int t = 0; t < n; t++)
-			add_job(label, scale_workloads[k], o->nthreads ? o->threads[t] : t + 1,
-				pages, !strcmp(scale_workloads[k], "bulk0") ? batch : 0);
+			add_job(label, scale_workloads[k], threads[t], pages,
+				!strcmp(scale_workloads[k], "bulk0") ? batch : 0);
 	}
 }
 
@@ -522,7 +530,7 @@ static void print_header(const struct opts *o, const char *base, const char *cpu
 	else
 		printf("  threads not pinned (--no-pin), %d CPUs (%s);\n", ncpus, cpus);
 	printf("  overlap: the threads' timed windows, intersection / union; below 90%%, or "
-	       "below 90%% on a CPU, a run is invalid;\n"
+	       "kept waiting for a CPU over 10%%, a run is invalid;\n"
 	       "  ratio: peer time / %s time (> 1: %s faster); for throughput and kept: "
 	       "%s / peer;\n"
 	       "  scale: Mops/s over the same peer's at the fewest threads\n\n",

@@ -68,7 +68,7 @@ struct bench_metric {
 struct bench_measure {
 	struct bench_metric m[BENCH_MAX_METRICS];
 	int nm;
-	char status[8]; /* ok, na, error; invalid runs are counted per metric */
+	char status[8]; /* ok, na, error, dup (a row of it exists); invalid runs: per metric */
 	char note[256];
 	uint64_t repeat; /* --repeat found by the calibration */
 };

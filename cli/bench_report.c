@@ -273,8 +273,10 @@ static void fmt_num(char *buf, size_t len, double v)
 		snprintf(buf, len, "%.1f", v);
 	else if (v >= 10)
 		snprintf(buf, len, "%.2f", v);
-	else
+	else if (v >= 0.01 || v == 0)
 		snprintf(buf, len, "%.3f", v);
+	else
+		snprintf(buf, len, "%.2g", v);
 }
 
 /* 65536 as 64k, 4194304 as 4M. */
@@ -317,7 +319,7 @@ void bench_print_table(void)
 			if (r->overlap >= 0)
 				snprintf(ov, sizeof(ov), "%.0f%%", r->overlap);
 		}
-		if (ok && r->ratio >= 0 && !isinf(r->ratio))
+		if (ok && r->ratio >= 0 && r->ratio < 100)
 			snprintf(ratio, sizeof(ratio), "%.2f", r->ratio);
 		else if (ok)
 			fmt_num(ratio, sizeof(ratio), r->ratio);
@@ -329,7 +331,8 @@ void bench_print_table(void)
 	}
 	if (invalid)
 		printf("\n%d row(s) invalid: too few runs in which the threads ran at the same time "
-		       "(overlap >= 90%%), each on its CPU (>= 90%%), for %g ms or more; is the "
+		       "(overlap >= 90%%), none kept waiting for a CPU (<= 10%%), for %g ms or more; "
+		       "is the "
 		       "machine busy?\n",
 		       invalid, BENCH_MIN_WINDOW_MS);
 }

@@ -321,6 +321,7 @@ static void child_failed(struct bench_measure *ms, char *const *argv, int rc,
 struct run_verdict {
 	bool valid;	  /* every line had status ok */
 	double window_ms; /* the longest timed window of its lines */
+	double cpu;	  /* the share of it the threads were not kept from a CPU, 0..1 */
 	int threads;	  /* as reported by its first line */
 	unsigned long long pages;
 };
@@ -334,7 +335,7 @@ static void run_once(char **argv, struct bench_measure *ms, bool warmup, struct 
 	char *line, *save = NULL;
 	int rc, seen = 0;
 
-	*rv = (struct run_verdict){ true, 0, 0, 0 };
+	*rv = (struct run_verdict){ true, 0, 1, 0, 0 };
 	rc = run_child(argv, &out, &err);
 	for (line = out.s ? strtok_r(out.s, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -370,6 +371,8 @@ static void run_once(char **argv, struct bench_measure *ms, bool warmup, struct 
 		}
 		if ((x = kv_get(kv, nkv, "window")) && strtod(x, NULL) > rv->window_ms)
 			rv->window_ms = strtod(x, NULL);
+		if ((x = kv_get(kv, nkv, "cpu")) && strtod(x, NULL) > 0)
+			rv->cpu = strtod(x, NULL) / 100;
 		m = metric_of(ms, metric, unit);
 		if (!m)
 			continue;
@@ -456,9 +459,11 @@ void bench_measure(const struct bench_job *job, const struct bench_peer *peer,
 	av[ac++] = repeat;
 	av[ac] = NULL;
 
-	/* The warm-up; again with more repeats while it is timed too briefly. */
+	/* The warm-up; again with more repeats while it is timed too briefly,
+	 * judged by the time its threads were not kept waiting (a warm-up that
+	 * another process slowed down looks long enough). */
 	for (int i = 0; i < 8; i++) {
-		double f;
+		double f, busy;
 
 		snprintf(repeat, sizeof(repeat), "%llu", (unsigned long long)ms->repeat);
 		run_once(av, ms, true, &rv);
@@ -470,9 +475,10 @@ void bench_measure(const struct bench_job *job, const struct bench_peer *peer,
 			snprintf(ms->status, sizeof(ms->status), "dup");
 			return;
 		}
-		if (s->duration > 0 || rv.window_ms <= 0 || rv.window_ms >= BENCH_MIN_WINDOW_MS)
+		busy = rv.window_ms * (rv.cpu < 1 ? rv.cpu : 1);
+		if (s->duration > 0 || busy <= 0 || busy >= 1.2 * BENCH_MIN_WINDOW_MS)
 			break;
-		f = ceil(1.5 * BENCH_MIN_WINDOW_MS / rv.window_ms);
+		f = ceil(1.5 * BENCH_MIN_WINDOW_MS / busy);
 		f = f < 2 ? 2 : f > 1000 ? 1000 : f;
 		if (ms->repeat * (uint64_t)f > 1000000)
 			break;

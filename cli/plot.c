@@ -192,10 +192,14 @@ static int write_panel(const char *path, const struct panel *p, int npeers, char
 }
 
 /* The bars: one cluster per workload of the runner (not scale, not size),
- * named by metric where it has several, at its first thread count and size. */
+ * named by metric where it has several, at its first thread count and size;
+ * a column per peer with a bar, their linetypes in lts (as write_panel). */
 static int write_bars(const char *path, const struct bench_row *rows, size_t n, char peers[][32],
-		      int *npeers, double *lo, double *hi)
+		      int *npeers, double *lo, double *hi, char *lts, size_t len, int *ncols)
 {
+	bool has[PLOT_MAX] = { false };
+	size_t at = 0;
+
 	static char clusters[PLOT_MAX][32];
 	static double bar[PLOT_MAX][PLOT_MAX];
 	static int first_threads[PLOT_MAX];
@@ -239,14 +243,26 @@ static int write_bars(const char *path, const struct bench_row *rows, size_t n, 
 	f = fopen(path, "w");
 	if (!f)
 		return -1;
+	for (int c = 0; c < nclusters; c++)
+		for (int p = 0; p < *npeers; p++)
+			has[p] |= bar[c][p] > 0;
 	fprintf(f, "workload");
+	lts[0] = 0;
+	*ncols = 0;
 	for (int p = 0; p < *npeers; p++)
-		fprintf(f, " \"%s\"", peers[p]);
+		if (has[p]) {
+			fprintf(f, " \"%s\"", peers[p]);
+			if (at < len)
+				at += (size_t)snprintf(lts + at, len - at, "%s%d", at ? " " : "",
+						       p % 12 + 1);
+			++*ncols;
+		}
 	fprintf(f, "\n");
 	for (int c = 0; c < nclusters; c++) {
 		fprintf(f, "\"%s\"", clusters[c]);
 		for (int p = 0; p < *npeers; p++)
-			bar[c][p] > 0 ? fprintf(f, " %.6g", bar[c][p]) : fprintf(f, " ?");
+			if (has[p])
+				bar[c][p] > 0 ? fprintf(f, " %.6g", bar[c][p]) : fprintf(f, " ?");
 		fprintf(f, "\n");
 	}
 	return fclose(f) ? -1 : nclusters;
@@ -341,8 +357,8 @@ int plot_bench(const char *png, const struct bench_row *rows, size_t n)
 					       "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
 					       "#bcbd22", "#17becf", "#ff7f0e", "#393b79" };
 	char dir[] = "/tmp/labyrinth-plot-XXXXXX", bars[64], script[64], log[64];
-	char data[PLOT_PANELS][64], lts[PLOT_PANELS][4 * PLOT_MAX];
-	int npeers = 0, nclusters, bar_peers, lines, rc = CLI_FAIL, height, ncols[PLOT_PANELS];
+	char data[PLOT_PANELS][64], lts[PLOT_PANELS][4 * PLOT_MAX], bar_lts[4 * PLOT_MAX];
+	int npeers = 0, nclusters, bar_peers = 0, lines, rc = CLI_FAIL, height, ncols[PLOT_PANELS];
 	double lo, hi, top;
 	FILE *f;
 
@@ -351,8 +367,12 @@ int plot_bench(const char *png, const struct bench_row *rows, size_t n)
 	snprintf(bars, sizeof(bars), "%s/bars.dat", dir);
 	snprintf(script, sizeof(script), "%s/plot.gp", dir);
 	snprintf(log, sizeof(log), "%s/gnuplot.log", dir);
-	nclusters = write_bars(bars, rows, n, peers, &npeers, &lo, &hi);
-	bar_peers = npeers; /* the bars' columns; the panels may add peers */
+	/* a colour per peer in the order they ran (labyrinth first), whatever
+	 * their rows' status */
+	for (size_t i = 0; i < n; i++)
+		index_of(peers, &npeers, rows[i].peer);
+	nclusters = write_bars(bars, rows, n, peers, &npeers, &lo, &hi, bar_lts, sizeof(bar_lts),
+			       &bar_peers);
 	fill_panels(rows, n, peers, &npeers);
 	if (nclusters < 0)
 		goto out;
@@ -401,10 +421,11 @@ int plot_bench(const char *png, const struct bench_row *rows, size_t n)
 			"set yrange [%g:%g]\n"
 			"set ylabel 'ns/op'\n"
 			"set xtics rotate by -30 nomirror\n"
+			"bar_lts = '%s'\n"
 			"plot for [i=2:%d] ",
-			1 - top - 20.0 / height, top, lo / 3, hi * 3, bar_peers + 1);
+			1 - top - 20.0 / height, top, lo / 3, hi * 3, bar_lts, bar_peers + 1);
 		gp_quote(f, bars);
-		fprintf(f, " using i:xtic(1) title columnheader(i)\n"
+		fprintf(f, " using i:xtic(1) lt (word(bar_lts, i - 1) + 0) title columnheader(i)\n"
 			   "unset style\nset style data linespoints\nset xtics norotate\n"
 			   "unset yrange\n");
 	}

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Benchmarks of issue 5, shared and file-backed mazes (docs/BENCHMARKS.md):
+# Benchmarks of shared and file-backed mazes (docs/BENCHMARKS.md, "What does sharing cost?"):
 #
 #   make bench-shared [BUILD=build] [BENCH_SHARED_RUNS=5] [BENCH_SHARED_DIR=/tmp]
 #                     [BENCH_SHARED_SIZES=1,4,16,64] [BENCH_SHARED_OUT=out/bench-shared]

@@ -5,6 +5,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -110,6 +111,27 @@ void runner_warmup(struct peer_pool *pool, unsigned order, char *why, size_t len
 		snprintf(why, len, "the warm-up free failed (%d)", e);
 }
 
+/* The calling thread's runqueue wait in ns, from schedstat ("on-CPU wait
+ * slices"), its fd kept open per thread; -1 when the kernel has none. */
+static int64_t runqueue_wait_ns(void)
+{
+	static _Thread_local int fd = -2;
+	unsigned long long run, wait;
+	char buf[96];
+	ssize_t n;
+
+	if (fd == -2)
+		fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return -1;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu", &run, &wait) != 2)
+		return -1;
+	return (int64_t)wait;
+}
+
+/* Without schedstat: the time the thread was off its CPU counts as waiting
+ * (this also counts sleeping in a lock). */
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -120,14 +142,27 @@ static uint64_t thread_cpu_ns(void)
 
 void runner_window_begin(struct runner_window *w)
 {
-	w->c0 = thread_cpu_ns();
+	int64_t q = runqueue_wait_ns();
+
+	w->q0 = q >= 0 ? (uint64_t)q : thread_cpu_ns();
 	w->t0 = bench_now_ns();
 }
 
 void runner_window_end(struct runner_window *w)
 {
+	int64_t q;
+
 	w->t1 = bench_now_ns();
-	w->c1 = thread_cpu_ns();
+	q = runqueue_wait_ns();
+	if (q >= 0) {
+		w->q1 = (uint64_t)q;
+	} else {
+		/* waited = wall - cpu, as q1 - q0 */
+		uint64_t cpu = thread_cpu_ns() - w->q0;
+
+		w->q0 = 0;
+		w->q1 = w->t1 - w->t0 > cpu ? w->t1 - w->t0 - cpu : 0;
+	}
 }
 
 void runner_span_add(struct runner_span *s, const struct runner_window *w, int n)
@@ -136,7 +171,7 @@ void runner_span_add(struct runner_span *s, const struct runner_window *w, int n
 
 	for (int i = 0; i < n; i++) {
 		s->wall += w[i].t1 - w[i].t0;
-		s->busy += w[i].c1 - w[i].c0;
+		s->waited += w[i].q1 - w[i].q0;
 		lo = w[i].t0 < lo ? w[i].t0 : lo;
 		hi = w[i].t1 > hi ? w[i].t1 : hi;
 		last_start = w[i].t0 > last_start ? w[i].t0 : last_start;

@@ -10,7 +10,7 @@
  *   result peer=NAME workload=W metric=M value=V unit=U mops=X ops=N threads=T
  *          pages=P window=MS overlap=PCT cpu=PCT status=S note=TEXT
  * (one line) with status ok, invalid (the threads' timed windows overlap
- * less than 90 %, the threads were on a CPU less than 90 % of them, or the
+ * less than 90 %, the threads waited for a CPU more than 10 % of them, or the
  * run was shorter than --min-window), na (the peer cannot do it) or error
  * (a check failed). One run: `labyrinth bench`
  * repeats, warms up and takes medians.
@@ -110,15 +110,15 @@ void runner_report(const char *metric, double value, const char *unit, double mo
 	if (run_span_set && run_span.uni)
 		j.overlap = 100.0 * (double)run_span.inter / (double)run_span.uni;
 	if (run_span_set && run_span.wall)
-		j.cpu = 100.0 * (double)run_span.busy / (double)run_span.wall;
+		j.cpu = 100.0 - 100.0 * (double)run_span.waited / (double)run_span.wall;
 	if (j.overlap < RUNNER_MIN_OVERLAP)
 		snprintf(why, sizeof(why),
 			 "overlap %.1f%% < %.0f%%: the threads did not run at the same time; ",
 			 j.overlap, RUNNER_MIN_OVERLAP);
 	else if (j.cpu < RUNNER_MIN_CPU)
 		snprintf(why, sizeof(why),
-			 "on a CPU %.1f%% of the time < %.0f%%: another process took it; ", j.cpu,
-			 RUNNER_MIN_CPU);
+			 "waited for a CPU %.1f%% of the time > %.0f%%: another process took it; ",
+			 100 - j.cpu, 100 - RUNNER_MIN_CPU);
 	else if (run_span_set && j.window_ms < ropt.min_window_ms)
 		snprintf(why, sizeof(why), "timed for %.3g ms < %g ms: too short to trust; ",
 			 j.window_ms, ropt.min_window_ms);

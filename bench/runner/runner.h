@@ -55,12 +55,15 @@ uint64_t runner_deadline(uint64_t start_ns);
 /* "by --ops", "by --duration", ...: for the notes. */
 const char *runner_bounded_by(void);
 
-#define RUNNER_MIN_CPU 90.0 /* % of its window a thread must be on a CPU, or invalid */
+#define RUNNER_MIN_CPU 90.0 /* % of its window a thread must not wait for a CPU, or invalid */
 
-/* A thread's timed window, [t0, t1) in bench_now_ns() time, and the CPU
- * time the thread had in it, [c0, c1) of CLOCK_THREAD_CPUTIME_ID. */
+/* A thread's timed window, [t0, t1) in bench_now_ns() time, and how long the
+ * thread waited in it for a CPU while it could run, [q0, q1) of the
+ * runqueue wait in /proc/thread-self/schedstat (another process had the
+ * CPU; sleeping in a lock does not count). Without schedstat: the window
+ * less the thread's CLOCK_THREAD_CPUTIME_ID time. */
 struct runner_window {
-	uint64_t t0, t1, c0, c1;
+	uint64_t t0, t1, q0, q1;
 };
 void runner_window_begin(struct runner_window *w);
 void runner_window_end(struct runner_window *w);
@@ -68,9 +71,10 @@ void runner_window_end(struct runner_window *w);
 /* The timed phases of one run: over every phase, the sum of the
  * intersection and of the union of the threads' windows (overlap =
  * inter / uni; the run's window is uni), and of the threads' windows and
- * CPU times (cpu = busy / wall: below 1, another process took the CPU). */
+ * runqueue waits (cpu = 1 - waited / wall: below 1, another process took
+ * the CPU). */
 struct runner_span {
-	uint64_t inter, uni, busy, wall;
+	uint64_t inter, uni, waited, wall;
 };
 void runner_span_add(struct runner_span *s, const struct runner_window *w, int n);
 /* The run's timed phases, for every result line that follows; a workload

@@ -167,7 +167,7 @@ int wl_bulk(unsigned order)
 	}
 	runner_sink += (uintptr_t)b.p[b.n - 1];
 	all = (struct runner_span){ b.sa.inter + b.sf.inter, b.sa.uni + b.sf.uni,
-				    b.sa.busy + b.sf.busy, b.sa.wall + b.sf.wall };
+				    b.sa.waited + b.sf.waited, b.sa.wall + b.sf.wall };
 	runner_set_span(&all);
 	/* ns per operation per thread: the phases' wall time * threads / blocks. */
 	ta = (double)b.sa.uni * b.threads / (double)total;

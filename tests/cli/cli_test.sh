@@ -145,11 +145,12 @@ bench)
 	"$check" csv "$tmp/b.csv" 18 || fail "CSV does not parse"
 	for w in bulk0 bulk9 pairs churn10 churn99 handoff nearfull signal fragment \
 		scale/bulk0 scale/pairs scale/churn50 scale/handoff size/bulk0; do
-		# measured: ok, or invalid when another process took a CPU (the
-		# rule that makes a run invalid is checked on the ok rows below)
-		grep -q "^$w,.*,labyrinth,.*,\(ok\|invalid\)," "$tmp/b.csv" ||
+		# measured, every check passed; invalid: the machine was busy, not an error
+		grep -Eq "^$w,.*,labyrinth,.*,(ok|invalid)," "$tmp/b.csv" ||
 			fail "no measured labyrinth row for $w"
 	done
+	grep -q ',invalid,' "$tmp/b.csv" &&
+		echo "note: $(grep -c ',invalid,' "$tmp/b.csv") rows invalid (a busy machine)"
 	grep -q ',error,' "$tmp/b.csv" && fail "error rows: $(grep ',error,' "$tmp/b.csv")"
 	# columns: 1 workload, 2 threads, 9 status, 14 pages, 15 overlap
 	awk -F, 'NR > 1 && ($9 == "ok" || $9 == "invalid") &&

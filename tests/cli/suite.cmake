@@ -27,8 +27,7 @@ if(TARGET labyrinth_cli)
   if(TARGET labyrinth-runner)
     add_test(NAME cli_bench_smoke
              COMMAND ${_cli_test} bench $<TARGET_FILE:labyrinth_cli> $<TARGET_FILE:lab_cli_check>)
-    # alone: its rows need their threads to run at the same time, and a
-    # test beside it on two cores makes its runs invalid
+    # alone: other tests on the same CPUs make its runs invalid
     set_tests_properties(cli_bench_smoke PROPERTIES LABELS cli TIMEOUT 120 RUN_SERIAL TRUE)
   endif()
 endif()
