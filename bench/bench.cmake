@@ -19,7 +19,8 @@ set(LAB_RUNNER_CORE
     ${LAB_RUNNER_DIR}/runner/handoff.c
     ${LAB_RUNNER_DIR}/runner/signal.c
     ${LAB_RUNNER_DIR}/peers/registry.c
-    ${LAB_RUNNER_DIR}/pin.c)
+    ${LAB_RUNNER_DIR}/pin.c
+    ${PROJECT_SOURCE_DIR}/cli/number.c)
 
 find_library(LAB_CK_LIB ck)
 find_path(LAB_CK_INCLUDE ck_stack.h)
@@ -32,7 +33,8 @@ find_path(LAB_MIMALLOC_INCLUDE mimalloc.h)
 function(lab_runner target define)
   cmake_parse_arguments(R "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${target} ${LAB_RUNNER_CORE} ${R_SOURCES})
-  target_include_directories(${target} PRIVATE ${LAB_RUNNER_DIR} ${LAB_RUNNER_DIR}/runner)
+  target_include_directories(${target} PRIVATE ${LAB_RUNNER_DIR} ${LAB_RUNNER_DIR}/runner
+                                               ${PROJECT_SOURCE_DIR}/cli)
   if(define)
     target_compile_definitions(${target} PRIVATE ${define})
   endif()

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "number.h"
 #include <stdio.h>
 
 /* Exit statuses: 0 success, 1 a run or check failed, 2 bad usage. */
@@ -43,7 +45,6 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_bad_option(char **argv, int opt_index_hint);
 
 /* A whole number in [min, max] (decimal, 0x.., or 2e6, 1k/1M/1G suffixes); 0 or -1. */
-int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* A positive real number in (0, max]; 0 or -1. */
 int cli_parse_double(const char *s, double max, double *out);
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# make crash-soak: the crash tests of issue 5 at length (scripts/crash-soak.sh):
+# make crash-soak: the crash tests at length (scripts/crash-soak.sh):
 # 10,000 rounds of SIGKILL at random (xproc kill), CRASH_PROCS rounds of
 # processes with one killed (xproc procs), repeated gives and KERNEL waits
 # across processes, and the ptrace sweeps through the public API in full

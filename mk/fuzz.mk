@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Fuzzing (issue 4, section 5): tests/fuzz/.
+# Fuzzing: tests/fuzz/.
 #
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_ARGS=...] [FUZZ_TARGETS="ops config file"]
 #       builds fuzz_ops, fuzz_config and fuzz_file with clang -fsanitize=fuzzer,address,undefined

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The crash tests of issue 5 at length; see mk/crash.mk. Prints each part's
+# The crash tests at length; see mk/crash.mk. Prints each part's
 # summary and keeps the output of any failure in out/crash-soak-failures.log
 # (the seeds to replay are in it). Exit 1 on any failure.
 #   scripts/crash-soak.sh BUILD_DIR [KILL_ROUNDS [PROCS_ROUNDS [API(0|1) [SEED]]]]

@@ -56,9 +56,10 @@ static _Noreturn void panic_oom(unsigned order, lab_gfp_t gfp)
 }
 
 /* The general path: any order, reserve, waiting, NOFAIL. key and slot:
- * the caller's, from lab_whoami. */
+ * the caller's, from lab_whoami; fast: what the fast path returned, 0 if it
+ * was not tried (then the cache is tried here). */
 __attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t gfp, unsigned order,
-						 uint32_t key, int slot)
+						 uint32_t key, int slot, long fast)
 {
 	if (LAB_UNLIKELY((gfp & ~LAB_GFP_ALL) || order > LAB_MAX_ORDER))
 		return -EINVAL;
@@ -67,7 +68,9 @@ __attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t 
 	uint32_t ow = lab_ow_make(key, order, gfp & LAB_GFP_EXCLUSIVE);
 	long idx = -ENOMEM;
 	if (LAB_LIKELY(order <= m->v.max_order)) {
-		idx = lab_core_alloc(&m->v, slot, order, gfp & LAB_GFP_ATOMIC, ow);
+		idx = fast < 0 ? lab_core_alloc_uncached(&m->v, slot, order, ow,
+							 fast == LAB_FAST_DRY) :
+				 lab_core_alloc(&m->v, slot, order, gfp & LAB_GFP_ATOMIC, ow);
 		/* KERNEL may wait unless ATOMIC or NOWAIT forbids it */
 		if (LAB_UNLIKELY(idx < 0) && (gfp & LAB_GFP_KERNEL) &&
 		    !(gfp & (LAB_GFP_ATOMIC | LAB_GFP_NOWAIT)))
@@ -83,14 +86,17 @@ __attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t 
  * stands in the way. */
 LAB_INLINE long alloc_index(struct labyrinth *m, lab_gfp_t gfp, unsigned order)
 {
-	long idx = -1;
+	long idx = 0; /* 0: the fast path was not tried */
 	uint32_t key;
 	int slot = lab_whoami(m, &key);
 	if (LAB_LIKELY(order == 0 && slot >= 0 && !(gfp & ~LAB_GFP_FAST) &&
-		       ((gfp & LAB_GFP_ATOMIC) || !m->v.reserve)))
+		       ((gfp & LAB_GFP_ATOMIC) || !m->v.reserve))) {
 		idx = lab_fast_alloc0(&m->v, slot, lab_ow_make(key, 0, gfp & LAB_GFP_EXCLUSIVE));
-	if (LAB_UNLIKELY(idx < 0))
-		idx = alloc_slow(m, gfp, order, key, slot);
+		if (LAB_LIKELY(idx >= 0))
+			goto got;
+	}
+	idx = alloc_slow(m, gfp, order, key, slot, idx);
+got:
 	if (idx >= 0) {
 		lab_poison(m, (size_t)idx, order, false);
 		if (m->gens) /* we own the block now: nobody else writes it */
@@ -154,6 +160,8 @@ LAB_INLINE int free_index(struct labyrinth *m, size_t idx, unsigned order)
 #endif
 	if (LAB_LIKELY(order == 0 && slot >= 0) && !lab_fast_free0(&m->v, slot, idx, key))
 		err = 0;
+	else if (order == 0 && slot >= 0) /* the cache said no: not again */
+		err = lab_core_free_uncached(&m->v, slot, idx, order, key);
 	else
 		err = lab_core_free(&m->v, slot, idx, order, key);
 #ifdef LAB_ASAN

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Every flag and every error code of the public API (issue 2, include/labyrinth.h).
+/* Every flag and every error code of the public API (include/labyrinth.h).
  * After each error the free count and lab_validate() show nothing changed. */
 #define _GNU_SOURCE
 #include "harness.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* File-backed mazes (issue 5): opening a file is never trusting it.
+/* File-backed mazes: opening a file is never trusting it.
  *
  * Every refused lab_file_open must leave the file byte for byte as it was
  * and must not fault: a SIGBUS (a mapping past the end of a truncated file)
@@ -33,16 +33,18 @@
 static char tdir[160];
 static const char *volatile cur_case = "";
 
-static void on_sigbus(int sig)
+/* SIGBUS (a mapping past the end of a truncated file) or SIGALRM (an open
+ * that blocked): end the run with the case named. */
+static void on_fatal(int sig)
 {
-	static const char msg[] = "test_file: SIGBUS while opening: ";
+	static const char bus[] = "test_file: SIGBUS while opening: ";
+	static const char alrm[] = "test_file: blocked (10 s) while opening: ";
 	const char *c = cur_case;
-	ssize_t r = write(2, msg, sizeof msg - 1);
+	ssize_t r = sig == SIGBUS ? write(2, bus, sizeof bus - 1) : write(2, alrm, sizeof alrm - 1);
 	r = write(2, c, strlen(c));
 	r = write(2, "\n", 1);
 	(void)r;
-	(void)sig;
-	_exit(4);
+	_exit(sig == SIGBUS ? 4 : 5);
 }
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -66,7 +68,7 @@ static const char *pth(const char *name)
 	static unsigned n;
 	if (!tdir[0]) {
 		struct sigaction sa = { 0 };
-		sa.sa_handler = on_sigbus;
+		sa.sa_handler = on_fatal;
 		sigaction(SIGBUS, &sa, NULL);
 		const char *t = getenv("TMPDIR");
 		char tmpl[128];
@@ -1452,20 +1454,6 @@ TEST(index_only_file_is_small)
 
 /* ------------------------------------------------------------ objects that are no file */
 
-/* A call that blocks ends the run with the case named, instead of hanging
- * until ctest's timeout. */
-static void on_sigalrm(int sig)
-{
-	static const char msg[] = "test_file: blocked (10 s) while opening: ";
-	const char *c = cur_case;
-	ssize_t r = write(2, msg, sizeof msg - 1);
-	r = write(2, c, strlen(c));
-	r = write(2, "\n", 1);
-	(void)r;
-	(void)sig;
-	_exit(5);
-}
-
 /* Nothing but a regular file is a maze, and no open blocks on any other
  * object: a FIFO (whose open would wait for a writer), a socket, character
  * devices, a directory, and symbolic links to each. Every open mode and
@@ -1473,7 +1461,7 @@ static void on_sigalrm(int sig)
 TEST(open_never_blocks_on_any_object)
 {
 	struct sigaction sa = { 0 }, old;
-	sa.sa_handler = on_sigalrm;
+	sa.sa_handler = on_fatal;
 	sigaction(SIGALRM, &sa, &old);
 	alarm(10);
 

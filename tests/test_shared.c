@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared mazes across fork() (issue 5): POSIX shared memory and memfds.
+/* Shared mazes across fork(): POSIX shared memory and memfds.
  * Children always attach afresh (lab_shm_attach / lab_attach_fd); they never
  * use a handle inherited from the parent. Every wait on a child is bounded
  * (10 s), so a lost wake-up or a hang fails the test instead of stalling it.

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "runner.h"
+#include "number.h"
 
 #include <errno.h>
 #include <math.h>
@@ -215,49 +216,6 @@ static int bad(const char *fmt, const char *arg)
 	return 2;
 }
 
-/* A whole number in [min, max]: decimal, 0x hex, like 2e6, or with a k, M or
- * G suffix (powers of 1024). */
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char buf[64], *end;
-	unsigned long long v;
-	uint64_t mul = 1;
-	size_t len = strlen(s);
-	double d;
-
-	if (*s == '-' || *s == 0 || len >= sizeof(buf))
-		return -1;
-	snprintf(buf, sizeof(buf), "%s", s);
-	switch (buf[len - 1]) {
-	case 'k':
-	case 'K':
-		mul = (uint64_t)1 << 10;
-		break;
-	case 'M':
-		mul = (uint64_t)1 << 20;
-		break;
-	case 'G':
-		mul = (uint64_t)1 << 30;
-		break;
-	}
-	if (mul > 1)
-		buf[--len] = 0;
-	if (!len)
-		return -1;
-	errno = 0;
-	v = strtoull(buf, &end, 0);
-	if (*end || errno) {
-		d = strtod(buf, &end);
-		if (*end || !(d >= 0 && d < 1.8e19) || d != floor(d))
-			return -1;
-		v = (unsigned long long)d;
-	}
-	if (v > max / mul || v * mul < min || v * mul > max)
-		return -1;
-	*out = v * mul;
-	return 0;
-}
-
 static const struct peer *find_peer(const char *name)
 {
 	for (int i = 0; i < runner_npeers; i++)
@@ -327,26 +285,26 @@ static int parse(int argc, char **argv, const struct workload **wl)
 		} else if (!strcmp(name, "--workload")) {
 			work = val;
 		} else if (!strcmp(name, "--threads")) {
-			if (parse_u64(val, 1, 1024, &v))
+			if (cli_parse_u64(val, 1, 1024, &v))
 				return bad("--threads wants 1..1024, not '%s'", val);
 			ropt.threads = (int)v;
 		} else if (!strcmp(name, "--pages")) {
-			if (parse_u64(val, 1, (uint64_t)1 << 32, &v))
+			if (cli_parse_u64(val, 1, (uint64_t)1 << 32, &v))
 				return bad("--pages wants 1..2^32, not '%s'", val);
 			ropt.pages = (size_t)v;
 			pages_set = true;
 		} else if (!strcmp(name, "--page-size")) {
-			if (parse_u64(val, 4096, (uint64_t)1 << 30, &v) || (v & (v - 1)))
+			if (cli_parse_u64(val, 4096, (uint64_t)1 << 30, &v) || (v & (v - 1)))
 				return bad(
 					"--page-size wants a power of two in 4096..2^30, not '%s'",
 					val);
 			ropt.page_size = (size_t)v;
 		} else if (!strcmp(name, "--batch")) {
-			if (parse_u64(val, 1, (uint64_t)1 << 32, &v))
+			if (cli_parse_u64(val, 1, (uint64_t)1 << 32, &v))
 				return bad("--batch wants 1..2^32, not '%s'", val);
 			ropt.batch = (size_t)v;
 		} else if (!strcmp(name, "--repeat")) {
-			if (parse_u64(val, 1, 1000000, &v))
+			if (cli_parse_u64(val, 1, 1000000, &v))
 				return bad("--repeat wants 1..1000000, not '%s'", val);
 			ropt.repeat = v;
 		} else if (!strcmp(name, "--min-window") || !strcmp(name, "--stagger")) {
@@ -359,7 +317,7 @@ static int parse(int argc, char **argv, const struct workload **wl)
 					val);
 			*(!strcmp(name, "--stagger") ? &ropt.stagger_ms : &ropt.min_window_ms) = d;
 		} else if (!strcmp(name, "--ops")) {
-			if (parse_u64(val, 1, (uint64_t)1 << 48, &v))
+			if (cli_parse_u64(val, 1, (uint64_t)1 << 48, &v))
 				return bad("--ops wants 1..2^48, not '%s'", val);
 			ropt.ops = v;
 			ropt.ops_set = true;
@@ -370,11 +328,11 @@ static int parse(int argc, char **argv, const struct workload **wl)
 			if (*end || !(ropt.duration > 0 && ropt.duration <= 3600))
 				return bad("--duration wants seconds in (0, 3600], not '%s'", val);
 		} else if (!strcmp(name, "--seed")) {
-			if (parse_u64(val, 0, UINT64_MAX, &v))
+			if (cli_parse_u64(val, 0, UINT64_MAX, &v))
 				return bad("--seed wants a whole number, not '%s'", val);
 			ropt.seed = v;
 		} else if (!strcmp(name, "--fill")) {
-			if (parse_u64(val, 1, 99, &v))
+			if (cli_parse_u64(val, 1, 99, &v))
 				return bad("--fill wants a percentage 1..99, not '%s'", val);
 			ropt.fill = (int)v;
 		} else {
@@ -388,7 +346,7 @@ static int parse(int argc, char **argv, const struct workload **wl)
 		return bad("no peer '%s' in this runner; --list shows them", peer);
 	/* churnNN is churn with --fill NN. */
 	if (!strncmp(work, "churn", 5) && work[5]) {
-		if (parse_u64(work + 5, 1, 99, &v))
+		if (cli_parse_u64(work + 5, 1, 99, &v))
 			return bad("no workload '%s'", work);
 		ropt.fill = (int)v;
 		work = "churn";

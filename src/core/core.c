@@ -146,21 +146,25 @@ long lab_core_alloc(const struct lab_view *v, int slot, unsigned order, bool may
 {
 	if (!may_reserve && v->reserve && !reserve_allows(v, 1ull << order))
 		return -LAB_ENOMEM;
-	uint32_t hint;
-	if (slot >= 0) {
-		struct lab_slot *s = &v->slots[slot];
-		hint = lab_load_relaxed(&s->hint);
-		if (order)
-			hint = lab_load_relaxed(&s->hint_big);
-		if (order == 0) {
-			long idx = lab_fast_alloc0(v, slot, ow);
-			if (idx >= 0)
-				return idx;
-		}
-	} else {
-		hint = (uint32_t)(((ow & LAB_OW_TID) * 2654435761u) % v->nrows);
+	long fast = -1;
+	if (slot >= 0 && order == 0) {
+		fast = lab_fast_alloc0(v, slot, ow);
+		if (fast >= 0)
+			return fast;
 	}
-	long idx = lab_rows_alloc(v, slot, order, hint, ow);
+	return lab_core_alloc_uncached(v, slot, order, ow, fast == LAB_FAST_DRY);
+}
+
+long lab_core_alloc_uncached(const struct lab_view *v, int slot, unsigned order, uint32_t ow,
+			     bool dry)
+{
+	uint32_t hint;
+	if (slot >= 0)
+		hint = lab_load_relaxed(order ? &v->slots[slot].hint_big : &v->slots[slot].hint);
+	else
+		hint = (uint32_t)(((ow & LAB_OW_TID) * 2654435761u) % v->nrows);
+	/* a refill that found nothing has just searched the bitfield */
+	long idx = dry ? -1 : lab_rows_alloc(v, slot, order, hint, ow);
 	if (idx >= 0) {
 		if (slot >= 0 && order)
 			lab_store_relaxed(&v->slots[slot].hint_big,
@@ -244,8 +248,8 @@ static int free_direct(const struct lab_view *v, uint64_t idx, unsigned order, u
 }
 
 /* The free for when the thread cache cannot take the room: the bitfield. */
-static int free_uncached(const struct lab_view *v, int slot, uint64_t idx, unsigned order,
-			 uint32_t caller)
+int lab_core_free_uncached(const struct lab_view *v, int slot, uint64_t idx, unsigned order,
+			   uint32_t caller)
 {
 	if (freeing_below(v, slot, idx))
 		return -LAB_ENOENT;
@@ -260,7 +264,7 @@ int lab_core_free(const struct lab_view *v, int slot, uint64_t idx, unsigned ord
 		return 0;
 	/* the cache cannot take it now, or the word is not ours to free:
 	 * the direct path frees it or names the error */
-	return free_uncached(v, slot, idx, order, caller);
+	return lab_core_free_uncached(v, slot, idx, order, caller);
 }
 
 uint32_t lab_core_block(const struct lab_view *v, uint64_t idx, uint64_t *head)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Crash at any instruction (issue 4, section 7), single-process form.
+/* Crash at any instruction, single-process form.
  *
  * The parent formats a maze's metadata in a MAP_SHARED anonymous region with
  * the core (src/core) and forks children that run a fixed sequence of core

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Crash at any instruction through the public API, on a shared (memfd) or a
- * file-backed maze (issue 5), with recovery checked at every crash point.
+ * file-backed maze, with recovery checked at every crash point.
  *
  * The parent makes the maze object once and keeps a copy of its fresh
  * bytes. For every operation k and every crash point, a fresh child attaches

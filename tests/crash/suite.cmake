@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# tests/crash/: crash at any instruction (issue 4, section 7; issue 5).
+# tests/crash/: crash at any instruction.
 # Included from the tests block of the top-level CMakeLists.txt.
 # Not in sanitizer builds: their instrumented atomics multiply the steps, and
 # the sweep checks the plain build's instructions.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_config: creation parameters (issue 4, section 5). Bytes become a
+/* fuzz_config: creation parameters. Bytes become a
  * struct lab_config: page_size (0, powers of two, not powers of two, huge),
  * pages (0, 1, ..., overflowing), reserve, flags (unknown bits too), the
  * reserved fields, memory (NULL, an aligned or misaligned pointer into a

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_file: the header and metadata parser of file mazes (issue 5).
+/* fuzz_file: the header and metadata parser of file mazes.
  * Opening a file is never trusting it: whatever the bytes, lab_file_open
  * must not crash, hang or leak (memory under ASan; file descriptors and
  * mappings are counted here), must answer 0 or a documented error, and a

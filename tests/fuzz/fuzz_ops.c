@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_ops: bytes become a sequence of API calls on a small maze, and every
- * result is checked against a simple sequential model of the maze (issue 4,
- * section 5). Built two ways: with clang -fsanitize=fuzzer (make fuzz), and
+ * result is checked against a simple sequential model of the maze. Built
+ * two ways: with clang -fsanitize=fuzzer (make fuzz), and
  * with the normal compiler plus tests/fuzz/replay.c, which replays the
  * saved corpus in ctest (fuzz_ops_replay).
  *

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Fuzz corpus replay (issue 4, section 5), included from the tests block of
+# Fuzz corpus replay, included from the tests block of
 # CMakeLists.txt. The fuzzers themselves are built with clang and libFuzzer by
 # `make fuzz` (mk/fuzz.mk); here the same sources are linked with
 # tests/fuzz/replay.c and the normal static library, and ctest feeds them

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# tests/xproc/: crash tests across processes (issue 5): SIGKILL at random
+# tests/xproc/: crash tests across processes: SIGKILL at random
 # moments, several processes on one shared maze with one killed, gives and
 # KERNEL waits across processes. Included from the tests block of the
 # top-level CMakeLists.txt; tests/xproc/README.md describes them. The names

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Crash tests across processes (issue 5): SIGKILL at random moments, and
+/* Crash tests across processes: SIGKILL at random moments, and
  * several processes on one shared maze. Every run prints its seed; give it
  * back (argument or LAB_TEST_SEED) to replay the same choices (the kill
  * moments are the same delays, not the same instructions).
