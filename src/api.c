@@ -68,8 +68,7 @@ __attribute__((noinline)) static long alloc_slow(struct labyrinth *m, lab_gfp_t 
 	uint32_t ow = lab_ow_make(key, order, gfp & LAB_GFP_EXCLUSIVE);
 	long idx = -ENOMEM;
 	if (LAB_LIKELY(order <= m->v.max_order)) {
-		idx = fast < 0 ? lab_core_alloc_uncached(&m->v, slot, order, ow,
-							 fast == LAB_FAST_DRY) :
+		idx = fast < 0 ? lab_core_alloc_uncached(&m->v, slot, order, ow) :
 				 lab_core_alloc(&m->v, slot, order, gfp & LAB_GFP_ATOMIC, ow);
 		/* KERNEL may wait unless ATOMIC or NOWAIT forbids it */
 		if (LAB_UNLIKELY(idx < 0) && (gfp & LAB_GFP_KERNEL) &&

@@ -89,10 +89,22 @@ static void print_line(const char *metric, double value, const char *unit, doubl
 		       uint64_t ops, int threads, const struct judged *j, const char *status,
 		       const char *note)
 {
+	/* a window too short for the clock gives 0/0: such a run measured
+	 * nothing, and the line keeps its numeric form */
+	double w = j->window_ms, o = j->overlap, c = j->cpu;
+	if (!isfinite(w) || !isfinite(o) || !isfinite(c) || !isfinite(value) || !isfinite(mops)) {
+		if (!strcmp(status, "ok"))
+			status = "invalid";
+		w = isfinite(w) ? w : 0;
+		o = isfinite(o) ? o : 0;
+		c = isfinite(c) ? c : 0;
+		value = isfinite(value) ? value : 0;
+		mops = isfinite(mops) ? mops : 0;
+	}
 	printf("result peer=%s workload=%s metric=%s value=%.6g unit=%s mops=%.6g ops=%llu "
 	       "threads=%d pages=%zu window=%.4g overlap=%.4g cpu=%.4g status=%s note=%s\n",
 	       ropt.peer->name, ropt.workload, metric, value, unit, mops, (unsigned long long)ops,
-	       threads, ropt.pages, j->window_ms, j->overlap, j->cpu, status, note);
+	       threads, ropt.pages, w, o, c, status, note);
 }
 
 void runner_set_span(const struct runner_span *s)

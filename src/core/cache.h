@@ -48,10 +48,9 @@ LAB_INLINE long lab_cache_pop(const struct lab_view *v, struct lab_slot *s, uint
 /* The common cases, inlined into the public calls: an order-0 room from
  * or to the caller's own cache, with the refill or drain of a miss inside
  * the same critical section. Alloc returns -1 when the cache cannot be
- * used, LAB_FAST_DRY when it is empty and its refill found nothing; free
+ * used or its refill found nothing; free
  * returns 0, or 1 when lab_core_free_uncached must decide (re-entry, a
  * stealer, scarce rooms, an error). */
-#define LAB_FAST_DRY (-2L)
 LAB_INLINE long lab_fast_alloc0(const struct lab_view *v, int slot, uint32_t ow)
 {
 	struct lab_slot *s = &v->slots[slot];
@@ -59,8 +58,7 @@ LAB_INLINE long lab_fast_alloc0(const struct lab_view *v, int slot, uint32_t ow)
 		return -1;
 	long idx = lab_cache_pop(v, s, ow);
 	if (LAB_UNLIKELY(idx < 0))
-		idx = lab_cache_refill(v, s, (uint32_t)slot) ? lab_cache_pop(v, s, ow) :
-							       LAB_FAST_DRY;
+		idx = lab_cache_refill(v, s, (uint32_t)slot) ? lab_cache_pop(v, s, ow) : -1;
 	lab_cache_leave(s);
 	return idx;
 }

@@ -146,25 +146,25 @@ long lab_core_alloc(const struct lab_view *v, int slot, unsigned order, bool may
 {
 	if (!may_reserve && v->reserve && !reserve_allows(v, 1ull << order))
 		return -LAB_ENOMEM;
-	long fast = -1;
 	if (slot >= 0 && order == 0) {
-		fast = lab_fast_alloc0(v, slot, ow);
-		if (fast >= 0)
-			return fast;
+		long idx = lab_fast_alloc0(v, slot, ow);
+		if (idx >= 0)
+			return idx;
 	}
-	return lab_core_alloc_uncached(v, slot, order, ow, fast == LAB_FAST_DRY);
+	return lab_core_alloc_uncached(v, slot, order, ow);
 }
 
-long lab_core_alloc_uncached(const struct lab_view *v, int slot, unsigned order, uint32_t ow,
-			     bool dry)
+long lab_core_alloc_uncached(const struct lab_view *v, int slot, unsigned order, uint32_t ow)
 {
 	uint32_t hint;
 	if (slot >= 0)
 		hint = lab_load_relaxed(order ? &v->slots[slot].hint_big : &v->slots[slot].hint);
 	else
 		hint = (uint32_t)(((ow & LAB_OW_TID) * 2654435761u) % v->nrows);
-	/* a refill that found nothing has just searched the bitfield */
-	long idx = dry ? -1 : lab_rows_alloc(v, slot, order, hint, ow);
+	/* after a refill that found nothing the bitfield is searched once more:
+	 * rooms a drain or a free put back meanwhile are reached without a
+	 * sweep, and a steal that finds every cache busy gets one more chance */
+	long idx = lab_rows_alloc(v, slot, order, hint, ow);
 	if (idx >= 0) {
 		if (slot >= 0 && order)
 			lab_store_relaxed(&v->slots[slot].hint_big,

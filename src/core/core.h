@@ -32,10 +32,9 @@ LAB_HIDDEN long lab_core_alloc(const struct lab_view *v, int slot, unsigned orde
 			       uint32_t ow);
 /* The rest of lab_core_alloc after the caller's own cache, for a caller
  * that tried lab_fast_alloc0 itself: the bitfield, then the other caches.
- * dry: its refill found the bitfield empty (LAB_FAST_DRY), so an order-0
- * request goes straight to the caches. The reserve check is the caller's. */
+ * The reserve check is the caller's. */
 LAB_HIDDEN long lab_core_alloc_uncached(const struct lab_view *v, int slot, unsigned order,
-					uint32_t ow, bool dry);
+					uint32_t ow);
 /* The rest of lab_core_free after lab_fast_free0 returned 1: the bitfield,
  * with every error in its documented order. */
 LAB_HIDDEN int lab_core_free_uncached(const struct lab_view *v, int slot, uint64_t idx,
