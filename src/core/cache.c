@@ -25,10 +25,38 @@ int lab_core_slot_claim(const struct lab_view *v, uint32_t key, uint32_t seed)
 	return -1;
 }
 
+/* Enter the owner's critical section, waiting for a stealer that holds the
+ * lock instead of going around the cache: a stealer never waits for the
+ * owner (it sees busy after its barrier and lets go), so this ends, and a
+ * stealer that finished before busy was set has let go too. Bounded, for a
+ * stealer that died holding the lock. For a thread giving its slot back,
+ * where sweeps by other threads at exhaustion would otherwise make every
+ * try step aside. */
+static bool cache_enter_waiting(const struct lab_view *v, struct lab_slot *s)
+{
+	if (lab_load_relaxed(&s->busy))
+		return false; /* a handler inside the owner's own section */
+	lab_store_relaxed(&s->busy, 1);
+	if (v->heavy_barrier)
+		lab_signal_fence(); /* the stealer's barrier completes it */
+	else
+		lab_fence_seq_cst();
+	for (uint32_t spin = 0; lab_load_acquire(&s->lock); spin++) {
+		if (spin == (1u << 24)) {
+			lab_store_release(&s->busy, 0);
+			return false;
+		}
+	}
+	return true;
+}
+
 bool lab_core_slot_release(const struct lab_view *v, int slot, uint32_t key)
 {
 	struct lab_slot *s = &v->slots[slot];
-	lab_core_drain(v, slot);
+	if (cache_enter_waiting(v, s)) {
+		lab_cache_drain_n(v, s, (uint32_t)slot, LAB_CACHE_CAP);
+		lab_cache_leave(s);
+	}
 	/* the group goes back even if the slot must be kept a while */
 	lab_group_release(v, (uint32_t)slot);
 	/* a stealer holding the lock made the drain step aside: keep the slot */
